@@ -1,0 +1,149 @@
+# fokus — build, test, bench, demo.
+#
+#   make            build/libfokus.a, build/lua/fokus/core.so (Lua module), build/fokus (host)
+#   make demo       install missing Debian packages, build, run scripts/demo.lua
+#   make test       install missing Debian packages, build, run C tests + busted specs
+#   make bench      speed figures (not a test)
+#   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
+
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+CC          ?= cc
+BUILD       ?= build
+FUZZ_SECONDS ?= 60
+LUA_VERSION := 5.4
+
+# Debian packages the build, tests and demo need (checked by `make deps`).
+DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjansson-dev \
+                libutf8proc-dev zlib1g-dev pkg-config
+
+LUA_CFLAGS  := $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
+LUA_LIBS    := $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+# Install paths: pkg-config's when PREFIX is Lua's own prefix (/usr on Debian), else the
+# PREFIX-relative paths that lua5.4's default package.path/cpath search (/usr/local/...).
+LUA_PREFIX  := $(shell pkg-config --variable=prefix lua$(LUA_VERSION) 2>/dev/null)
+ifeq ($(PREFIX),$(LUA_PREFIX))
+LUA_LMOD    := $(shell pkg-config --variable=INSTALL_LMOD lua$(LUA_VERSION))
+LUA_CMOD    := $(shell pkg-config --variable=INSTALL_CMOD lua$(LUA_VERSION))
+else
+LUA_LMOD    := $(PREFIX)/share/lua/$(LUA_VERSION)
+LUA_CMOD    := $(PREFIX)/lib/lua/$(LUA_VERSION)
+endif
+
+ifeq ($(PORTABLE),1)
+ARCH_FLAGS  := -march=x86-64 -mtune=generic
+else
+ARCH_FLAGS  := -march=native
+endif
+
+OPT         ?= -O3
+WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH_FLAGS) $(WARN) -fPIC -pthread \
+               -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF $(EXTRA_CFLAGS)
+DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
+
+CORE_SRC    := $(sort $(wildcard core/*.c))
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
+BIND_SRC    := $(sort $(wildcard bindings/*.c))
+BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
+CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
+CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+LIB         := $(BUILD)/libfokus.a
+MODULE      := $(BUILD)/lua/fokus/core.so
+HOST        := $(BUILD)/fokus
+
+# The random generator must give the same numbers with and without FMA contraction.
+$(BUILD)/core/rng.o: CFLAGS_EXTRA := -ffp-contract=off
+
+.PHONY: all deps demo test check bench fuzz install uninstall clean rock
+
+all: $(LIB) $(MODULE) $(HOST)
+
+# Installs what is missing (root: apt-get; otherwise says what to run).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "fokus: installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "fokus: run as root: apt-get update && apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+HEADERS     := $(wildcard core/*.h bindings/*.h)
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_EXTRA) $(LUA_CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The module does not link liblua: the host program provides the symbols.
+$(MODULE): $(BIND_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -pthread -o $@ $(BIND_OBJ) $(LIB) $(DEP_LIBS)
+
+$(HOST): host/fokus.c $(BIND_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ host/fokus.c \
+	  $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(DEP_LIBS) -Wl,-E
+
+$(BUILD)/tests/%: tests/c/%.c $(LIB) tests/c/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fvisibility=default -o $@ $< $(LIB) $(DEP_LIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB) tests/bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fvisibility=default -o $@ $< $(LIB) $(DEP_LIBS) \
+	  $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),-DFOKUS_HAVE_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas)
+
+demo: deps all
+	@mkdir -p out
+	$(HOST) scripts/demo.lua
+
+test: deps all $(CTEST_BIN)
+	@sh tests/run
+
+check: test
+
+bench: deps all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
+FUZZ_CC     := clang
+FUZZ_FLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -march=native -DSIMDE_ENABLE_NATIVE_ALIASES_OFF
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(DEP_LIBS)
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
+	  sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 $(BUILD)/corpus/$$n 2>&1 | tail -n 12 || exit 1; done
+
+install: $(MODULE)
+	install -d $(DESTDIR)$(LUA_CMOD)/fokus $(DESTDIR)$(LUA_LMOD)/fokus
+	install -m 0755 $(MODULE) $(DESTDIR)$(LUA_CMOD)/fokus/core.so
+	for f in nodes/fokus/*.lua; do install -m 0644 $$f $(DESTDIR)$(LUA_LMOD)/fokus/; done
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_CMOD)/fokus $(DESTDIR)$(LUA_LMOD)/fokus
+
+clean:
+	rm -rf $(BUILD)

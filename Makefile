@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
+#   make test SANITIZE=1 BUILD=build-asan   everything under ASan + UBSan
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -39,6 +40,11 @@ ARCH_FLAGS  := -march=native
 endif
 
 OPT         ?= -O3
+ifeq ($(SANITIZE),1)
+# make test SANITIZE=1 BUILD=build-asan: ASan + UBSan build of everything
+OPT         := -O1 -g -fno-omit-frame-pointer
+EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH_FLAGS) $(WARN) -fPIC -pthread \
                -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF $(EXTRA_CFLAGS)

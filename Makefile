@@ -52,7 +52,7 @@ DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
 
 CORE_SRC    := $(sort $(wildcard core/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
-BIND_SRC    := $(sort $(wildcard bindings/*.c))
+BIND_SRC    := $(filter-out bindings/host.c,$(sort $(wildcard bindings/*.c)))
 BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -102,9 +102,9 @@ $(MODULE): $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -pthread -o $@ $(BIND_OBJ) $(LIB) $(DEP_LIBS)
 
-$(HOST): host/fokus.c $(BIND_OBJ) $(LIB)
+$(HOST): bindings/host.c $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ host/fokus.c \
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ bindings/host.c \
 	  $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(DEP_LIBS) -Wl,-E
 
 $(BUILD)/tests/%: tests/c/%.c $(LIB) tests/c/check.h

@@ -209,15 +209,6 @@ fail:
     return fokus_fail_prefix(err, st, "attend");
 }
 
-bool fokus_attn_simd_native(void)
-{
-#if defined(SIMDE_X86_AVX512F_NATIVE)
-    return true;
-#else
-    return false;
-#endif
-}
-
 /* Copies a [B, heads, N, cols] view (any dtype, any strides) into dense f32 rows. */
 static void to_f32_rows(const fokus_attn_src *s, int64_t B, int64_t heads, int64_t n, int64_t cols,
                         float *dst)
@@ -296,11 +287,18 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
     job.probs = a.want_probs ? (float *)t_probs.data : NULL;
     job.qscale = (float)(a.scale * 1.4426950408889634);
     job.ctx = ctx;
-    /* small query counts get a small block instead of padding to 64 rows */
-    int64_t nq16 = (a.Nq + 15) / 16 * 16;
-    job.br = nq16 < ATTN_BR ? (int)(nq16 > 0 ? nq16 : 16) : ATTN_BR;
+    /* Query blocks: as few as 64-row blocks need, with the rows spread evenly and
+     * rounded up to 16 lanes, so 77 queries become 48 + 29 (3 + 2 vectors) rather
+     * than 64 + 13 (a 1-vector block runs the QK^T kernel load-bound). */
+    {
+        int64_t nb = (a.Nq + ATTN_BR - 1) / ATTN_BR;
+        if (nb < 1) nb = 1;
+        int64_t per = (a.Nq + nb - 1) / nb;
+        job.br = (int)((per + 15) / 16 * 16);
+        if (job.br < 16) job.br = 16;
+        job.nqb = (a.Nq + job.br - 1) / job.br;
+    }
     job.bc = ATTN_BC;
-    job.nqb = (a.Nq + job.br - 1) / job.br;
     const int64_t items = a.B * a.H * job.nqb;
 
     /* f32 copies of K/V when needed, into the context's shared scratch (reused across

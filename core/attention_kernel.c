@@ -188,6 +188,17 @@ size_t fokus_attn_scratch_bytes(const fokus_attn_job *job)
  * SIMD kernel
  * ------------------------------------------------------------------------------- */
 
+bool fokus_attn_simd_native(void)
+{
+    /* decided where SIMDe is included: without native AVX-512F SIMDe emulates every
+     * 512-bit op in scalar code, and the plain scalar kernel is faster */
+#if defined(SIMDE_X86_AVX512F_NATIVE)
+    return true;
+#else
+    return false;
+#endif
+}
+
 /* What a QK^T tile needs to know besides the operands. */
 typedef struct qk_tile {
     const float *Qt;      /* [d][ld] */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -37,6 +38,15 @@ static const shape shapes[] = {
     {8, 4096, 4096, 64, FOKUS_CAUSAL_TOP_LEFT}, {12, 77, 77, 64, FOKUS_CAUSAL_TOP_LEFT},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+/* CPU seconds of this process: with other jobs on the machine, flops per CPU-second
+ * (times the thread count) shows what the kernel does when it has the cores. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void fill(fokus_tensor *t, uint64_t seed)
 {
@@ -157,18 +167,19 @@ static void bench_shape(int si, int nt, fokus_ctx *ctx, double peak, bool quick,
     double times[64];
     int warm = one < 0.01 ? 20 : 1;
     for (int i = 0; i < warm; i++) run_attend(&ra);
-    double best = 1e30;
+    double best = 1e30, cpu = 0;
     for (int i = 0; i < reps; i++) {
-        double a = fokus_clock();
+        double a = fokus_clock(), c0 = cpu_seconds();
         run_attend(&ra);
         times[i] = fokus_clock() - a;
+        cpu += cpu_seconds() - c0;
         if (times[i] < best) best = times[i];
     }
     double med = bench_median(times, reps);
     double g = fl / med / 1e9;
-    printf("(%2d,%5d,%5d,%3d)%s  %d thr  %9.3f ms  %7.1f GFLOP/s (best %6.1f)  %4.0f%% of peak",
+    printf("(%2d,%5d,%5d,%3d)%s  %d thr  %9.3f ms  %7.1f GFLOP/s (best %6.1f, per cpu-s x%d %6.1f)  %4.0f%% of peak",
            s->H, s->Nq, s->Nk, s->d, s->causal ? " causal" : "       ", nt, med * 1e3, g, fl / best / 1e9,
-           100 * g / peak);
+           nt, fl * reps / cpu / 1e9 * nt, 100 * g / peak);
     if (baselines) {
         /* naive baseline: 1 head (or fewer rows) so it stays ~0.3 s, scaled to the shape */
         float *out = malloc(sizeof(float) * (size_t)s->H * s->Nq * s->d), *row = malloc(sizeof(float) * s->Nk);

@@ -129,13 +129,73 @@ static inline float extra_at(const fokus_attn_args *a, int64_t b, int64_t h, int
     return x;
 }
 
-/* Fills E^T[jj][ii] = extra_at(i0 + ii, j0 + jj) for a tile; padded lanes get 0. */
-static void build_extra(const fokus_attn_args *a, const item_geom *g, int64_t j0, int jn, float *E)
+/* extra_at for keys j0 .. j0 + jn - 1 of one query row, into dst (contiguous). The
+ * row's base offsets are computed once; the inner loops only step the last stride. */
+static void extra_row(const fokus_attn_args *a, int64_t b, int64_t h, int64_t i, int64_t j0, int jn, float *dst)
 {
-    for (int jj = 0; jj < jn; jj++) {
-        float *row = E + (size_t)jj * g->ld;
-        for (int ii = 0; ii < g->nq; ii++) row[ii] = extra_at(a, g->b, g->h, g->i0 + ii, j0 + jj);
-        for (int ii = g->nq; ii < g->ld; ii++) row[ii] = 0.0f;
+    const float log2e = 1.4426950408889634f;
+    if (a->has_bias) {
+        const fokus_attn_src *s = &a->bias;
+        const int64_t st = s->s[3], o = b * s->s[0] + h * s->s[1] + i * s->s[2] + j0 * st;
+        if (s->dtype == FOKUS_F32 && st == 1) { /* the common layout: a vectorisable copy */
+            const float *p = (const float *)s->data + o;
+            for (int jj = 0; jj < jn; jj++) dst[jj] = p[jj] * log2e;
+        } else if (s->dtype == FOKUS_F32) {
+            const float *p = (const float *)s->data + o;
+            for (int jj = 0; jj < jn; jj++) dst[jj] = p[jj * st] * log2e;
+        } else {
+            for (int jj = 0; jj < jn; jj++) dst[jj] = fokus_attn_loadf(s->data, s->dtype, o + jj * st) * log2e;
+        }
+    } else {
+        for (int jj = 0; jj < jn; jj++) dst[jj] = 0.0f;
+    }
+    if (a->has_mask) {
+        const fokus_attn_src *m = &a->mask;
+        const int64_t st = m->s[3];
+        const char *p = m->data + b * m->s[0] + h * m->s[1] + i * m->s[2] + j0 * st;
+        if (st == 1) {
+            for (int jj = 0; jj < jn; jj++) dst[jj] = p[jj] ? dst[jj] : -INFINITY;
+        } else {
+            for (int jj = 0; jj < jn; jj++) dst[jj] = p[jj * st] ? dst[jj] : -INFINITY;
+        }
+    }
+}
+
+/* Fills E^T[jj][ii] = extra_at(i0 + ii, j0 + jj) for a tile; padded lanes get 0.
+ * Bias and mask are read along their rows (key index), which is how they are laid
+ * out, and turned into the lanes-are-queries layout with 16 x 16 register
+ * transposes; a bias/mask that is the same for every query (key padding) is
+ * computed once per tile and broadcast. X: 16 x bc floats of scratch. */
+static void build_extra(const fokus_attn_args *a, const item_geom *g, int64_t j0, int jn, int bc, float *E,
+                        float *X)
+{
+    const bool per_query = (a->has_bias && a->bias.s[2] != 0) || (a->has_mask && a->mask.s[2] != 0);
+    if (!per_query) {
+        extra_row(a, g->b, g->h, g->i0, j0, jn, X);
+        for (int jj = 0; jj < jn; jj++) {
+            simde__m512 v = simde_mm512_set1_ps(X[jj]);
+            for (int r = 0; r < g->R; r++) simde_mm512_store_ps(E + (size_t)jj * g->ld + 16 * r, v);
+        }
+        /* padded lanes must not carry -inf into anything, but they are never read
+         * back (only the nq valid lanes are written out), so the broadcast is fine */
+        return;
+    }
+    for (int ii0 = 0; ii0 < g->ld; ii0 += 16) {
+        for (int x = 0; x < 16; x++) {
+            if (ii0 + x < g->nq)
+                extra_row(a, g->b, g->h, g->i0 + ii0 + x, j0, jn, X + (size_t)x * bc);
+            else
+                for (int jj = 0; jj < jn; jj++) X[(size_t)x * bc + jj] = 0.0f;
+        }
+        int jj0 = 0;
+        for (; jj0 + 16 <= jn; jj0 += 16) {
+            simde__m512 r[16];
+            for (int x = 0; x < 16; x++) r[x] = simde_mm512_loadu_ps(X + (size_t)x * bc + jj0);
+            transpose16(r);
+            for (int y = 0; y < 16; y++) simde_mm512_store_ps(E + (size_t)(jj0 + y) * g->ld + ii0, r[y]);
+        }
+        for (int jj = jj0; jj < jn; jj++)
+            for (int x = 0; x < 16; x++) E[(size_t)jj * g->ld + ii0 + x] = X[(size_t)x * bc + jj];
     }
 }
 
@@ -220,7 +280,7 @@ static void finish_rows(const fokus_attn_job *job, const item_geom *g, const flo
 
 /* Scratch layout (floats), sized for the largest item of the job. */
 typedef struct scratch_map {
-    float *Qt, *S, *Ot, *E, *m, *l, *tmax;
+    float *Qt, *S, *Ot, *E, *X, *m, *l, *tmax;
 } scratch_map;
 
 static size_t up16(size_t n)
@@ -235,7 +295,9 @@ static size_t scratch_floats(const fokus_attn_job *job, scratch_map *map, float 
     size_t qt = off; off += up16((size_t)job->a->d * br);
     size_t s = off;  off += up16(bc * br);
     size_t ot = off; off += up16((size_t)job->a->dv * br);
-    size_t e = off;  off += (job->a->has_bias || job->a->has_mask) ? up16(bc * br) : 0;
+    const bool extra = job->a->has_bias || job->a->has_mask;
+    size_t e = off;  off += extra ? up16(bc * br) : 0;
+    size_t x = off;  off += extra ? up16(16 * bc) : 0;
     size_t m = off;  off += up16(br);
     size_t l = off;  off += up16(br);
     size_t t = off;  off += up16(br);
@@ -243,7 +305,8 @@ static size_t scratch_floats(const fokus_attn_job *job, scratch_map *map, float 
         map->Qt = base + qt;
         map->S = base + s;
         map->Ot = base + ot;
-        map->E = (job->a->has_bias || job->a->has_mask) ? base + e : NULL;
+        map->E = extra ? base + e : NULL;
+        map->X = extra ? base + x : NULL;
         map->m = base + m;
         map->l = base + l;
         map->tmax = base + t;
@@ -470,7 +533,7 @@ static void probs_pass(const fokus_attn_job *job, const item_geom *g, qk_tile *t
     t->tmax = NULL;
     for (int64_t j0 = 0; j0 < g->kend; j0 += job->bc) {
         int jn = (int)(g->kend - j0 < job->bc ? g->kend - j0 : job->bc);
-        if (t->E) build_extra(a, g, j0, jn, sm->E);
+        if (t->E) build_extra(a, g, j0, jn, job->bc, sm->E, sm->X);
         t->K = K + j0 * job->ks[2];
         t->jabs0 = j0;
         t->diag = a->causal && j0 + jn - 1 > g->i0 + a->causal_off;
@@ -517,7 +580,7 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     t.tmax = sm.tmax;
     for (int64_t j0 = 0; j0 < g.kend; j0 += job->bc) {
         int jn = (int)(g.kend - j0 < job->bc ? g.kend - j0 : job->bc);
-        if (t.E) build_extra(a, &g, j0, jn, sm.E);
+        if (t.E) build_extra(a, &g, j0, jn, job->bc, sm.E, sm.X);
         t.K = K + j0 * job->ks[2];
         t.jabs0 = j0;
         /* some key of the tile is hidden from the block's first query */

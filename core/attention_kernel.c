@@ -552,6 +552,13 @@ static void probs_pass(const fokus_attn_job *job, const item_geom *g, qk_tile *t
     }
 }
 
+/* Prefetch `n` rows of `cols` floats (row stride `st`) towards L2. */
+static void prefetch_rows(const float *p, int64_t n, int64_t st, int64_t cols)
+{
+    for (int64_t j = 0; j < n; j++, p += st)
+        for (int64_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c, 0, 2);
+}
+
 void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratch)
 {
     const fokus_attn_args *a = job->a;
@@ -580,6 +587,13 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     t.tmax = sm.tmax;
     for (int64_t j0 = 0; j0 < g.kend; j0 += job->bc) {
         int jn = (int)(g.kend - j0 < job->bc ? g.kend - j0 : job->bc);
+        if (j0 + job->bc < g.kend) {
+            /* K and V of a long sequence do not stay in cache between items (16 MiB
+             * at 32k x 64): start loading the next tile while this one computes */
+            int64_t jn2 = g.kend - j0 - job->bc < job->bc ? g.kend - j0 - job->bc : job->bc;
+            prefetch_rows(K + (j0 + job->bc) * job->ks[2], jn2, job->ks[2], a->d);
+            prefetch_rows(V + (j0 + job->bc) * job->vs[2], jn2, job->vs[2], a->dv);
+        }
         if (t.E) build_extra(a, &g, j0, jn, job->bc, sm.E, sm.X);
         t.K = K + j0 * job->ks[2];
         t.jabs0 = j0;

@@ -10,7 +10,8 @@
  *
  *   bench_attend            the whole table
  *   bench_attend quick      fewer repetitions
- *   bench_attend S T        only shape S (0-based) with T threads
+ *   bench_attend S T [b]    only shape S (0-based) with T threads [and the baselines]
+ *   bench_attend mem        only the peak-memory measurement
  */
 #include <math.h>
 #include <stdio.h>
@@ -283,6 +284,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
+    if (argc > 1 && !strcmp(argv[1], "mem")) {
+        bench_memory(2);
+        return 0;
+    }
     if (argc > 2) {
         int si = atoi(argv[1]), nt = atoi(argv[2]);
         if (si < 0 || si >= NSHAPES || nt < 1 || nt > 2) return 1;

@@ -14,7 +14,8 @@
  *   - P·V accumulates O^T[c][i] += V[j][c] * P^T[j][i]: broadcast V elements, vector
  *     P rows, again 6 x 4 accumulators;
  *   - ragged Nk and any d, dv are loop bounds (blocks of 6 with remainder variants),
- *     only Nq is padded, to a multiple of 16 (77 queries -> 80 lanes, not 128).
+ *     only Nq is padded, to a multiple of 16 per block (77 queries -> blocks of 48
+ *     and 29 queries, 3 + 2 vectors, never a 64- or 128-row tile).
  * O^T is transposed back once per item when the output is written.
  *
  * Online softmax in base 2 with a lazy rescale: the reference max m used for exp2 is
@@ -31,7 +32,9 @@
  *
  * Tile sizes: 64 queries x 64 keys. Per worker the hot set is Qt (16 KiB at d 64),
  * the S^T tile (16 KiB), the O^T accumulator (16 KiB) and the K/V rows of the tile,
- * about L1 (48 KiB) plus a little L2; K and V of a head stream from L2/L3.
+ * about L1 (48 KiB) plus a little L2; K and V of a head stream from L2/L3, and the
+ * next K/V tile is prefetched while the current one computes. Key tiles of 32 to
+ * 128 measured the same within noise at (8, 4096, 4096, 64).
  */
 #include <math.h>
 #include <string.h>

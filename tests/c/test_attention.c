@@ -72,6 +72,22 @@ static fokus_tensor randt_strided(fokus_dtype dt, int nd, const int64_t *shape, 
     return v;
 }
 
+/* A [.., N, D] tensor stored as [.., D, N] and viewed with the last two strides
+ * swapped: the head dim has stride N, so K/V must be copied and Q gathered. */
+static fokus_tensor randt_coltrans(fokus_dtype dt, int nd, const int64_t *shape, double sd, fokus_tensor *base)
+{
+    int64_t phys[4];
+    for (int i = 0; i < nd; i++) phys[i] = shape[i];
+    phys[nd - 1] = shape[nd - 2];
+    phys[nd - 2] = shape[nd - 1];
+    *base = randt(dt, nd, phys, sd);
+    fokus_tensor v = *base;
+    for (int i = 0; i < nd; i++) v.shape[i] = shape[i];
+    v.stride[nd - 1] = base->stride[nd - 2];
+    v.stride[nd - 2] = base->stride[nd - 1];
+    return v;
+}
+
 /* max|got - ref| / max(max|ref|, 1e-6); inf when -inf/0 patterns differ. */
 static double rel_err(const fokus_tensor *got, const fokus_tensor *ref)
 {
@@ -100,7 +116,7 @@ static double worst_random, worst_oracle; /* reported, for the record */
 typedef struct cfg {
     int rank, B, H, Hkv, Nq, Nk, d, dv;
     fokus_dtype dt;
-    bool strided;
+    int strided;     /* 0 contiguous, 1 heads and rows swapped, 2 rows and head dim swapped */
     fokus_causal causal;
     int bias_kind;   /* 0 none, 1 full, 2 [Nk] key bias, 3 [Nq,Nk] with -inf, 4 [B,1,1,Nk] f16 */
     int mask_kind;   /* 0 none, 1 key padding [B?,1,1,Nk], 2 full random, 3 [Nq,1] rows */
@@ -113,7 +129,7 @@ static void describe(const cfg *c, char *buf, size_t n)
 {
     snprintf(buf, n, "rank%d B%d H%d/%d Nq%d Nk%d d%d dv%d %s%s causal%d bias%d mask%d sd%g%s%s", c->rank,
              c->B, c->H, c->Hkv, c->Nq, c->Nk, c->d, c->dv, fokus_dtype_name(c->dt),
-             c->strided ? " strided" : "", (int)c->causal, c->bias_kind, c->mask_kind, c->sd,
+ c->strided == 2 ? " coltrans" : c->strided ? " strided" : "", (int)c->causal, c->bias_kind, c->mask_kind, c->sd,
              c->lse ? " lse" : "", c->probs ? " probs" : "");
 }
 
@@ -128,7 +144,11 @@ static int run_cfg(const cfg *c, double tol)
     ks[o] = c->Hkv, ks[o + 1] = c->Nk, ks[o + 2] = c->d;
     vs[o] = c->Hkv, vs[o + 1] = c->Nk, vs[o + 2] = c->dv;
     fokus_tensor qb = {0}, kb = {0}, vb = {0}, q, k, v;
-    if (c->strided) {
+    if (c->strided == 2) {
+        q = randt_coltrans(c->dt, c->rank, qs, c->sd, &qb);
+        k = randt_coltrans(c->dt, c->rank, ks, c->sd, &kb);
+        v = randt_coltrans(c->dt, c->rank, vs, 1.0, &vb);
+    } else if (c->strided) {
         q = randt_strided(c->dt, c->rank, qs, c->sd, &qb);
         k = randt_strided(c->dt, c->rank, ks, c->sd, &kb);
         v = randt_strided(c->dt, c->rank, vs, 1.0, &vb);
@@ -272,7 +292,7 @@ static void test_random_shapes(void)
         c.d = dims[irand(0, 16)];
         c.dv = irand(0, 2) ? c.d : dims[irand(0, 16)];
         c.dt = (fokus_dtype)(irand(0, 3) == 0 ? irand(1, 2) : 0);
-        c.strided = irand(0, 2) == 0;
+        c.strided = irand(0, 2) == 0 ? irand(1, 2) : 0;
         c.causal = (fokus_causal)irand(0, 2);
         c.bias_kind = irand(0, 6);
         if (c.bias_kind > 4) c.bias_kind = 0;
@@ -318,14 +338,39 @@ static void test_gqa_batches(void)
     c.probs = true;
     run_cfg(&c, 2e-5);
     c.causal = FOKUS_CAUSAL_BOTTOM_RIGHT;
-    c.strided = true;
+    c.strided = 1;
     c.bias_kind = 1;
     c.mask_kind = 2;
     run_cfg(&c, 2e-5);
     c.Hkv = 1;
+    c.strided = 2;
+    run_cfg(&c, 2e-5);
     c.dt = FOKUS_BF16;
     c.causal = FOKUS_CAUSAL_TOP_LEFT;
     run_cfg(&c, 2e-5);
+}
+
+/* K/V broadcast over heads through a stride-0 view (an expanded single head) give
+ * the same result as GQA with one kv head. */
+static void test_stride0_heads(void)
+{
+    fokus_error err;
+    int64_t qs[3] = {4, 50, 32}, ks1[3] = {1, 70, 32};
+    fokus_tensor q = randt(FOKUS_F32, 3, qs, 1), k1 = randt(FOKUS_F32, 3, ks1, 1), v1 = randt(FOKUS_F32, 3, ks1, 1);
+    fokus_tensor ke = k1, ve = v1;
+    ke.shape[0] = ve.shape[0] = 4;
+    ke.stride[0] = ve.stride[0] = 0;
+    fokus_tensor a = {0}, b = {0};
+    fokus_attend_opts o = {0};
+    o.causal = FOKUS_CAUSAL_BOTTOM_RIGHT;
+    CHECK(fokus_attend(ctx2, &q, &ke, &ve, &o, &a, NULL, NULL, &err) == FOKUS_OK);
+    CHECK(fokus_attend_ref(&q, &k1, &v1, &o, &b, NULL, NULL, &err) == FOKUS_OK);
+    CHECK(rel_err(&a, &b) < 2e-5);
+    fokus_tensor_release(&a);
+    fokus_tensor_release(&b);
+    fokus_tensor_release(&q);
+    fokus_tensor_release(&k1);
+    fokus_tensor_release(&v1);
 }
 
 /* Rows with no visible key: out 0, lse -inf, probs 0. */
@@ -649,6 +694,7 @@ int main(void)
     RUN(test_edge_shapes);
     RUN(test_large_logits);
     RUN(test_gqa_batches);
+    RUN(test_stride0_heads);
     RUN(test_fully_masked);
     RUN(test_random_shapes);
     RUN(test_bad_args);

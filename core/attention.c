@@ -218,7 +218,13 @@ static void to_f32_rows(const fokus_attn_src *s, int64_t B, int64_t heads, int64
         for (int64_t h = 0; h < heads; h++)
             for (int64_t i = 0; i < n; i++) {
                 const char *row = s->data + (size_t)(b * s->s[0] + h * s->s[1] + i * s->s[2]) * es;
-                for (int64_t c = 0; c < cols; c++) *dst++ = fokus_attn_loadf(row, s->dtype, c * s->s[3]);
+                if (s->s[3] == 1 && s->dtype == FOKUS_F16)
+                    fokus_f16_to_f32_n(dst, (const uint16_t *)row, (size_t)cols);
+                else if (s->s[3] == 1 && s->dtype == FOKUS_BF16)
+                    fokus_bf16_to_f32_n(dst, (const uint16_t *)row, (size_t)cols);
+                else
+                    for (int64_t c = 0; c < cols; c++) dst[c] = fokus_attn_loadf(row, s->dtype, c * s->s[3]);
+                dst += cols;
             }
 }
 

@@ -202,8 +202,8 @@ static void build_extra(const fokus_attn_args *a, const item_geom *g, int64_t j0
     }
 }
 
-/* Qt[c][ii] = q[b, h, i0 + ii, c] * qscale, padded lanes 0. */
-static void pack_qt(const fokus_attn_job *job, const item_geom *g, float *Qt)
+/* Qt[c][ii] = q[b, h, i0 + ii, c] * qscale, padded lanes 0. tmp: d floats or NULL. */
+static void pack_qt(const fokus_attn_job *job, const item_geom *g, float *Qt, float *tmp)
 {
     const fokus_attn_args *a = job->a;
     const fokus_attn_src *q = &a->q;
@@ -238,6 +238,13 @@ static void pack_qt(const fokus_attn_job *job, const item_geom *g, float *Qt)
         if (q->dtype == FOKUS_F32 && q->s[3] == 1) {
             const float *r = (const float *)row;
             for (int64_t c = 0; c < d; c++) Qt[c * g->ld + ii] = r[c] * qs;
+        } else if (q->s[3] == 1 && q->dtype != FOKUS_F32 && tmp) {
+            /* half rows: widen with the bulk (vector) converter first */
+            if (q->dtype == FOKUS_F16)
+                fokus_f16_to_f32_n(tmp, (const uint16_t *)row, (size_t)d);
+            else
+                fokus_bf16_to_f32_n(tmp, (const uint16_t *)row, (size_t)d);
+            for (int64_t c = 0; c < d; c++) Qt[c * g->ld + ii] = tmp[c] * qs;
         } else {
             for (int64_t c = 0; c < d; c++) Qt[c * g->ld + ii] = fokus_attn_loadf(row, q->dtype, c * q->s[3]) * qs;
         }
@@ -569,7 +576,7 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     scratch_map sm;
     geom_of(job, item, &g);
     align_map(job, scratch, &sm);
-    pack_qt(job, &g, sm.Qt);
+    pack_qt(job, &g, sm.Qt, sm.S); /* the score tile is free until the first tile */
     for (int i = 0; i < g.ld; i++) {
         sm.m[i] = -INFINITY;
         sm.l[i] = 0.0f;

@@ -310,8 +310,23 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
     /* f32 copies of K/V when needed, into the context's shared scratch (reused across
      * calls). Done before the parallel region; O(N d), small next to O(N^2 d). */
     const bool ck = kv_needs_copy(&a.k, a.d), cv = kv_needs_copy(&a.v, a.dv);
-    const size_t kn = (size_t)(a.B * a.Hkv * a.Nk * a.d), vn = (size_t)(a.B * a.Hkv * a.Nk * a.dv);
-    const size_t copy_bytes = ((ck ? kn : 0) + (cv ? vn : 0) + 32) * sizeof(float);
+    size_t kn = 0, vn = 0, copy_bytes = 0;
+    {
+        /* k/v may be stride-0 views whose logical size was never allocated: check */
+        size_t rows;
+        bool ovf = __builtin_mul_overflow((size_t)a.B, (size_t)a.Hkv, &rows) ||
+                   __builtin_mul_overflow(rows, (size_t)a.Nk, &rows) ||
+                   __builtin_mul_overflow(rows, (size_t)a.d, &kn) ||
+                   __builtin_mul_overflow(rows, (size_t)a.dv, &vn) ||
+                   __builtin_add_overflow((ck ? kn : 0), (cv ? vn : 0) + 32, &copy_bytes) ||
+                   __builtin_mul_overflow(copy_bytes, sizeof(float), &copy_bytes);
+        if (ovf) {
+            fokus_tensor_release(&t_out);
+            fokus_tensor_release(&t_lse);
+            fokus_tensor_release(&t_probs);
+            return fokus_fail(err, FOKUS_ENOMEM, "attend: f32 copy of k/v would overflow the address space");
+        }
+    }
     const size_t scratch_bytes = fokus_attn_scratch_bytes(&job);
     const int nt = fokus_ctx_threads(ctx);
     float *copy = NULL, *own = NULL;

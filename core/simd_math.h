@@ -66,8 +66,9 @@ static inline simde__m512 fokus_exp2_ps(simde__m512 x)
     return simde_mm512_castsi512_ps(r);
 }
 
-/* Scalar twin with the same polynomial and the same flush/clamp rules, for the
- * scalar kernel path and for tests. */
+/* Scalar twin with the same polynomial and the same flush/clamp rules (tests check
+ * it bit for bit). The scalar attention kernel deliberately uses libm's exp2f
+ * instead, so it is an independent check of the SIMD one. */
 static inline float fokus_exp2_f32(float x)
 {
     if (!(x >= -125.5f)) return 0.0f; /* also NaN */

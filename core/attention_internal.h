@@ -37,8 +37,8 @@ fokus_status fokus_attn_parse(const fokus_tensor *q, const fokus_tensor *k, cons
                               const fokus_tensor *lse, const fokus_tensor *probs,
                               fokus_attn_args *a, fokus_error *err);
 
-/* Allocates the f32 outputs of *a (out uninitialised, probs zero-filled). On failure
- * nothing is left allocated. */
+/* Allocates the f32 outputs of *a (out uninitialised, probs zero-filled; out NULL:
+ * the caller provides it). On failure nothing is left allocated. */
 fokus_status fokus_attn_alloc_outputs(const fokus_attn_args *a, fokus_tensor *out, fokus_tensor *lse,
                                       fokus_tensor *probs, fokus_error *err);
 
@@ -47,7 +47,8 @@ typedef struct fokus_attn_job {
     const fokus_attn_args *a;
     const float *k, *v;             /* f32, unit stride along d / dv */
     int64_t ks[3], vs[3];           /* element strides of batch, kv head, row */
-    float *out;                     /* [B, H, Nq, dv] contiguous */
+    float *out;                     /* [B, H, Nq, dv] through os */
+    int64_t os[4];                  /* element strides of out (batch, head, row, column) */
     float *lse;                     /* [B, H, Nq] or NULL */
     float *probs;                   /* [B, H, Nq, Nk] or NULL */
     float qscale;                   /* scale * log2(e): the kernels work in base 2 */
@@ -72,11 +73,12 @@ void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scra
  * and the scalar kernel is faster). */
 bool fokus_attn_simd_native(void);
 
-/* fokus_attend with a forced kernel variant (tests). */
+/* fokus_attend (into = false) or fokus_attend_into (into = true) with a forced
+ * kernel variant (tests). */
 fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const fokus_tensor *k,
                                   const fokus_tensor *v, const fokus_attend_opts *opts,
                                   fokus_tensor *out, fokus_tensor *lse, fokus_tensor *probs,
-                                  int variant, fokus_error *err);
+                                  int variant, bool into, fokus_error *err);
 
 /* Reads element `i` (flat within a row) of a float row in any of f32/f16/bf16. */
 static inline float fokus_attn_loadf(const char *p, fokus_dtype dt, int64_t i)

@@ -253,15 +253,21 @@ static void pack_qt(const fokus_attn_job *job, const item_geom *g, float *Qt, fl
         for (int ii = g->nq; ii < g->ld; ii++) Qt[c * g->ld + ii] = 0.0f;
 }
 
+/* Output row i of (b, h): out may be a strided view (fokus_attend_into). */
+static inline float *out_row(const fokus_attn_job *job, int64_t b, int64_t h, int64_t i)
+{
+    return job->out + b * job->os[0] + h * job->os[1] + i * job->os[2];
+}
+
 /* Writes out[i][c] = O^T[c][i] / l[i] (0 when l = 0) and lse = (m + log2 l) ln 2. */
 static void finish_rows(const fokus_attn_job *job, const item_geom *g, const float *Ot, const float *m,
                         const float *l)
 {
     const fokus_attn_args *a = job->a;
-    const int64_t dv = a->dv;
+    const int64_t dv = a->dv, oc = job->os[3];
     const int64_t row0 = (g->b * a->H + g->h) * a->Nq + g->i0;
     int ii0 = 0;
-    for (; ii0 + 16 <= g->nq && dv >= 16; ii0 += 16) {
+    for (; ii0 + 16 <= g->nq && dv >= 16 && oc == 1; ii0 += 16) {
         float inv[16];
         for (int x = 0; x < 16; x++) inv[x] = l[ii0 + x] > 0 ? 1.0f / l[ii0 + x] : 0.0f;
         int64_t c0 = 0;
@@ -270,16 +276,18 @@ static void finish_rows(const fokus_attn_job *job, const item_geom *g, const flo
             for (int y = 0; y < 16; y++) r[y] = simde_mm512_load_ps(Ot + (c0 + y) * g->ld + ii0);
             transpose16(r);
             for (int x = 0; x < 16; x++)
-                simde_mm512_storeu_ps(job->out + (row0 + ii0 + x) * dv + c0,
+                simde_mm512_storeu_ps(out_row(job, g->b, g->h, g->i0 + ii0 + x) + c0,
                                       simde_mm512_mul_ps(r[x], simde_mm512_set1_ps(inv[x])));
         }
-        for (int x = 0; x < 16; x++)
-            for (int64_t c = c0; c < dv; c++) job->out[(row0 + ii0 + x) * dv + c] = Ot[c * g->ld + ii0 + x] * inv[x];
+        for (int x = 0; x < 16; x++) {
+            float *o = out_row(job, g->b, g->h, g->i0 + ii0 + x);
+            for (int64_t c = c0; c < dv; c++) o[c] = Ot[c * g->ld + ii0 + x] * inv[x];
+        }
     }
     for (int ii = ii0; ii < g->nq; ii++) {
-        float *o = job->out + (row0 + ii) * dv;
+        float *o = out_row(job, g->b, g->h, g->i0 + ii);
         const float inv = l[ii] > 0 ? 1.0f / l[ii] : 0.0f;
-        for (int64_t c = 0; c < dv; c++) o[c] = Ot[c * g->ld + ii] * inv;
+        for (int64_t c = 0; c < dv; c++) o[c * oc] = Ot[c * g->ld + ii] * inv;
     }
     for (int ii = 0; ii < g->nq; ii++) {
         if (job->lse)
@@ -670,9 +678,9 @@ void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scra
                 for (int64_t c = 0; c < dv; c++) acc[c] += p * vr[c];
             }
         }
-        float *o = job->out + (row0 + i) * dv;
+        float *o = out_row(job, g.b, g.h, i);
         const float inv = l > 0 ? 1.0f / l : 0.0f;
-        for (int64_t c = 0; c < dv; c++) o[c] = acc[c] * inv;
+        for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = acc[c] * inv;
         if (job->lse)
             job->lse[row0 + i] = l > 0 ? (float)(((double)m + log2((double)l)) * 0.6931471805599453) : -INFINITY;
     }

@@ -358,6 +358,15 @@ fokus_status fokus_attend(fokus_ctx *ctx, const fokus_tensor *q, const fokus_ten
                           const fokus_tensor *v, const fokus_attend_opts *opts, fokus_tensor *out,
                           fokus_tensor *lse, fokus_tensor *probs, fokus_error *err);
 
+/* fokus_attend writing into the caller's `out`: an f32 tensor of shape
+ * [.., H, Nq, dv] with any (non-negative, non-broadcast) strides, e.g. a [B, H, N, dh]
+ * view of a [B, N, H*dh] buffer, so the heads come out merged without a copy. out must
+ * not overlap q, k or v. lse/probs are new tensors as above. On failure out is left
+ * unchanged, except after FOKUS_EINTERRUPT, when its contents are unspecified. */
+fokus_status fokus_attend_into(fokus_ctx *ctx, const fokus_tensor *q, const fokus_tensor *k,
+                               const fokus_tensor *v, const fokus_attend_opts *opts, fokus_tensor *out,
+                               fokus_tensor *lse, fokus_tensor *probs, fokus_error *err);
+
 /* Naive double-precision reference of fokus_attend (same contract, materialises the
  * logits row by row). For tests and benchmarks. */
 fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, const fokus_tensor *v,

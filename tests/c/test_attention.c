@@ -210,7 +210,7 @@ static int run_cfg(const cfg *c, double tol)
         for (int th = 1; th <= 2; th++) {
             fokus_tensor go = {0}, gl = {0}, gp = {0};
             fokus_status st =
-                fokus_attend_variant(th == 1 ? ctx1 : ctx2, &q, &k, &v, &opts, &go, &gl, &gp, variant, &err);
+                fokus_attend_variant(th == 1 ? ctx1 : ctx2, &q, &k, &v, &opts, &go, &gl, &gp, variant, false, &err);
             CHECK_MSG(st == FOKUS_OK, "%s: %s", what, err.msg);
             if (st != FOKUS_OK) {
                 fails++;
@@ -377,6 +377,83 @@ static void test_stride0_heads(void)
     fokus_tensor_release(&v1);
 }
 
+/* fokus_attend_into: heads written merged into a [B, N, H*dv] buffer (row-strided
+ * view) and into a column-strided view; the bytes around the view stay untouched;
+ * wrong shapes and overlaps are rejected. */
+static void test_into(void)
+{
+    fokus_error err;
+    const int B = 2, H = 4, N = 37, d = 24;
+    int64_t qs[4] = {B, H, N, d};
+    fokus_tensor q = randt(FOKUS_F32, 4, qs, 1), k = randt(FOKUS_F32, 4, qs, 1), v = randt(FOKUS_F32, 4, qs, 1);
+    fokus_tensor ref = {0}, rl = {0};
+    fokus_attend_opts o = {0};
+    o.causal = FOKUS_CAUSAL_TOP_LEFT;
+    o.want_lse = true;
+    CHECK(fokus_attend_ref(&q, &k, &v, &o, &ref, &rl, NULL, &err) == FOKUS_OK);
+    for (int variant = FOKUS_ATTN_SIMD; variant <= FOKUS_ATTN_SCALAR; variant++)
+        for (int layout = 0; layout < 2; layout++) {
+            /* layout 0: [B, N, H*d] merged heads (+1 guard column per row);
+             * layout 1: [B, H, d, N] storage, i.e. column stride N */
+            int64_t bs[3] = {B, N, H * d + 1}, bs1[4] = {B, H, d, N};
+            fokus_tensor buf = layout == 0 ? randt(FOKUS_F32, 3, bs, 0) : randt(FOKUS_F32, 4, bs1, 0);
+            int64_t n = fokus_tensor_numel(&buf);
+            for (int64_t i = 0; i < n; i++) ((float *)buf.data)[i] = 12345.0f;
+            fokus_tensor view = buf;
+            view.ndim = 4;
+            for (int i = 0; i < 4; i++) view.shape[i] = qs[i];
+            if (layout == 0) {
+                int64_t st[4] = {N * (H * d + 1), d, H * d + 1, 1};
+                memcpy(view.stride, st, sizeof st);
+            } else {
+                int64_t st[4] = {H * d * N, d * N, 1, N};
+                memcpy(view.stride, st, sizeof st);
+            }
+            fokus_tensor lse = {0};
+            CHECK(fokus_attend_variant(ctx2, &q, &k, &v, &o, &view, &lse, NULL, variant, true, &err) == FOKUS_OK);
+            /* compare element by element through the view */
+            double md = 0, mx = 0;
+            int guard_bad = 0;
+            for (int b = 0; b < B; b++)
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < N; i++)
+                        for (int c = 0; c < d; c++) {
+                            float g = ((float *)view.data)[b * view.stride[0] + h * view.stride[1] + i * view.stride[2] +
+                                                           c * view.stride[3]];
+                            float r = ((float *)ref.data)[((b * H + h) * N + i) * d + c];
+                            md = fmax(md, fabs(g - r));
+                            mx = fmax(mx, fabs(r));
+                        }
+            if (layout == 0)
+                for (int b = 0; b < B; b++)
+                    for (int i = 0; i < N; i++)
+                        guard_bad += ((float *)buf.data)[(b * N + i) * (H * d + 1) + H * d] != 12345.0f;
+            CHECK_MSG(md / mx < 2e-5 && guard_bad == 0, "into variant %d layout %d: err %.3g, guard %d", variant,
+                      layout, md / mx, guard_bad);
+            CHECK(rel_err(&lse, &rl) < 2e-5);
+            fokus_tensor_release(&lse);
+            /* errors: overlap with q, wrong shape, wrong dtype */
+            o.want_lse = false;
+            fokus_tensor bad = q;
+            CHECK(fokus_attend_into(ctx2, &q, &k, &v, &o, &bad, NULL, NULL, &err) == FOKUS_EINVAL &&
+                  strstr(err.msg, "overlaps"));
+            bad = view;
+            bad.shape[2] = N - 1;
+            CHECK(fokus_attend_into(ctx2, &q, &k, &v, &o, &bad, NULL, NULL, &err) == FOKUS_EINVAL &&
+                  strstr(err.msg, "out has shape"));
+            bad = view;
+            bad.dtype = FOKUS_F16;
+            CHECK(fokus_attend_into(ctx2, &q, &k, &v, &o, &bad, NULL, NULL, &err) == FOKUS_EINVAL);
+            o.want_lse = true;
+            fokus_tensor_release(&buf);
+        }
+    fokus_tensor_release(&ref);
+    fokus_tensor_release(&rl);
+    fokus_tensor_release(&q);
+    fokus_tensor_release(&k);
+    fokus_tensor_release(&v);
+}
+
 /* Rows with no visible key: out 0, lse -inf, probs 0. */
 static void test_fully_masked(void)
 {
@@ -396,7 +473,7 @@ static void test_fully_masked(void)
             else
                 o.mask = &mask;
             fokus_tensor out = {0}, lse = {0}, probs = {0};
-            CHECK(fokus_attend_variant(ctx2, &q, &k, &v, &o, &out, &lse, &probs, variant, &err) == FOKUS_OK);
+            CHECK(fokus_attend_variant(ctx2, &q, &k, &v, &o, &out, &lse, &probs, variant, false, &err) == FOKUS_OK);
             int bad = 0, nmasked = 0;
             for (int h = 0; h < 2; h++)
                 for (int i = 0; i < 20; i++) {
@@ -604,7 +681,7 @@ static void oracle_case(const char *cs, const fokus_st_file *f, double tol, cons
         o.want_probs = rp != NULL;
         fokus_tensor go = {0}, gl = {0}, gp = {0};
         fokus_error err;
-        fokus_status st = fokus_attend_variant(ctx2, q, k, v, &o, &go, &gl, &gp, variant, &err);
+        fokus_status st = fokus_attend_variant(ctx2, q, k, v, &o, &go, &gl, &gp, variant, false, &err);
         CHECK_MSG(st == FOKUS_OK, "%s %s: %s", cs, out_name, err.msg);
         if (st == FOKUS_OK) {
             double e = rel_err(&go, ro);
@@ -701,6 +778,7 @@ int main(void)
     RUN(test_large_logits);
     RUN(test_gqa_batches);
     RUN(test_stride0_heads);
+    RUN(test_into);
     RUN(test_fully_masked);
     RUN(test_random_shapes);
     RUN(test_bad_args);

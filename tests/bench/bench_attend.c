@@ -359,10 +359,17 @@ int main(int argc, char **argv)
     /* first, while the heap is still clean (a child forked later would inherit freed
      * but resident buffers and reuse them for the output) */
     bench_memory(2);
-    double peak[3] = {0, bench_fma_peak(ctx[1]), bench_fma_peak(ctx[2])};
+    /* the best of three bench_fma_peak medians: one busy moment on a shared machine
+     * should not make the reference look low */
+    double peak[3] = {0, 0, 0};
+    for (int t = 1; t <= 2; t++)
+        for (int r = 0; r < 3; r++) {
+            double p = bench_fma_peak(ctx[t]);
+            if (p > peak[t]) peak[t] = p;
+        }
     printf("fokus_attend, B=1, f32, GFLOP/s = 4 H Nq Nk d / median time (causal: visible pairs only)\n");
-    printf("FMA peak (bench_fma_peak, this run): 1 thr %.1f, 2 thr %.1f GFLOP/s; on CPU time (immune to\n"
-           "other jobs): %.1f per core\n", peak[1], peak[2], cpu_peak());
+    printf("FMA peak (bench_fma_peak, best of 3, this run): 1 thr %.1f, 2 thr %.1f GFLOP/s; on CPU time\n"
+           "(immune to other jobs): %.1f per core\n", peak[1], peak[2], cpu_peak());
     printf("naive = float32 row-at-a-time attention on 1 thread, timed on 1 head (and fewer rows for\n"
            "long shapes) and scaled by FLOPs; blas = OpenBLAS sgemm + vector softmax on 256-row blocks;\n"
            "'xN' = fokus / baseline; 'per cpu-s xT' = flops per CPU-second of the process times T\n"

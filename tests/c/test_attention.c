@@ -377,6 +377,24 @@ static void test_stride0_heads(void)
     fokus_tensor_release(&v1);
 }
 
+/* q, k, v (and bias) of different float dtypes in one call. */
+static void test_mixed_dtypes(void)
+{
+    fokus_error err;
+    int64_t qs[4] = {2, 3, 70, 40}, ks[4] = {2, 3, 90, 40}, vs[4] = {2, 3, 90, 24}, bs[2] = {70, 90};
+    fokus_tensor q = randt(FOKUS_F16, 4, qs, 1), k = randt(FOKUS_BF16, 4, ks, 1), v = randt(FOKUS_F32, 4, vs, 1);
+    fokus_tensor bias = randt(FOKUS_F16, 2, bs, 1);
+    fokus_attend_opts o = {0};
+    o.bias = &bias;
+    o.want_lse = true;
+    fokus_tensor a = {0}, al = {0}, r = {0}, rl = {0};
+    CHECK(fokus_attend(ctx2, &q, &k, &v, &o, &a, &al, NULL, &err) == FOKUS_OK);
+    CHECK(fokus_attend_ref(&q, &k, &v, &o, &r, &rl, NULL, &err) == FOKUS_OK);
+    CHECK(rel_err(&a, &r) < 2e-5 && rel_err(&al, &rl) < 2e-5);
+    fokus_tensor *all[] = {&q, &k, &v, &bias, &a, &al, &r, &rl};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fokus_tensor_release(all[i]);
+}
+
 /* fokus_attend_into: heads written merged into a [B, N, H*dv] buffer (row-strided
  * view) and into a column-strided view; the bytes around the view stay untouched;
  * wrong shapes and overlaps are rejected. */
@@ -779,6 +797,7 @@ int main(void)
     RUN(test_gqa_batches);
     RUN(test_stride0_heads);
     RUN(test_into);
+    RUN(test_mixed_dtypes);
     RUN(test_fully_masked);
     RUN(test_random_shapes);
     RUN(test_bad_args);

@@ -551,12 +551,18 @@ static int pieces_push(fokus_bpe_pieces *out, int32_t id, size_t b, size_t e)
 fokus_status fokus_bpe_encode(fokus_bpe *tok, const char *text, size_t len, fokus_bpe_pieces *out,
                               fokus_error *err)
 {
+    return fokus_bpe_encode_ex(tok, text, len, 0, out, err);
+}
+
+fokus_status fokus_bpe_encode_ex(fokus_bpe *tok, const char *text, size_t len, int flags,
+                                 fokus_bpe_pieces *out, fokus_error *err)
+{
     if (!tok || !out || (!text && len))
         return fokus_fail(err, FOKUS_EINVAL, "bpe_encode: %s is NULL",
                           !tok ? "tokenizer" : !out ? "out" : "text");
     out->n = 0;
     fokus_ustr u = {0};
-    fokus_status st = fokus_clip_clean(text ? text : "", len, &u, err);
+    fokus_status st = fokus_clip_clean_ex(text ? text : "", len, flags, &u, err);
     if (st != FOKUS_OK) return st;
 
     bpe_work w = {0};

@@ -45,4 +45,8 @@ uint32_t fokus_bpe_byte_char(unsigned b);
 bool fokus_clip_pretok_next(const uint32_t *s, size_t n, size_t *pos, size_t *mb, size_t *me,
                             int *special);
 
+/* fokus_bpe_encode with fokus_clip_clean_ex flags (FOKUS_CLEAN_NO_FTFY). */
+fokus_status fokus_bpe_encode_ex(fokus_bpe *tok, const char *text, size_t len, int flags,
+                                 fokus_bpe_pieces *out, fokus_error *err);
+
 #endif

@@ -51,13 +51,19 @@ static int collapse_space(const fokus_ustr *in, fokus_ustr *out)
 
 fokus_status fokus_clip_clean(const char *text, size_t len, fokus_ustr *out, fokus_error *err)
 {
+    return fokus_clip_clean_ex(text, len, 0, out, err);
+}
+
+fokus_status fokus_clip_clean_ex(const char *text, size_t len, int flags, fokus_ustr *out,
+                                 fokus_error *err)
+{
     fokus_ustr tmp = {0};
     int r;
     out->n = 0;
     if (len > UINT32_MAX - 1)
         return fokus_fail(err, FOKUS_ERANGE, "bpe_encode: text of %zu bytes is longer than 4 GiB", len);
     if (fokus_utf8_decode_spans((const unsigned char *)text, len, 0, out) != 0) goto nomem;
-    if (fokus_ftfy_fix_text(out, &tmp) < 0) goto nomem;
+    if (!(flags & FOKUS_CLEAN_NO_FTFY) && fokus_ftfy_fix_text(out, &tmp) < 0) goto nomem;
     for (int k = 0; k < 2; k++) {
         if ((r = fokus_html_unescape(out, &tmp)) < 0) goto nomem;
         if (r) fokus_ustr_swap(out, &tmp);

@@ -90,5 +90,10 @@ int fokus_ftfy_fix_c1_controls(const fokus_ustr *in, fokus_ustr *out);
 
 /* whitespace_clean(basic_clean(text)).lower() of SimpleTokenizer.encode. */
 fokus_status fokus_clip_clean(const char *text, size_t len, fokus_ustr *out, fokus_error *err);
+/* The same with FOKUS_CLEAN_NO_FTFY: skips ftfy.fix_text (for differential tests of the
+ * remaining steps against Python without ftfy installed). */
+enum { FOKUS_CLEAN_NO_FTFY = 1 };
+fokus_status fokus_clip_clean_ex(const char *text, size_t len, int flags, fokus_ustr *out,
+                                 fokus_error *err);
 
 #endif

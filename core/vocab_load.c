@@ -543,15 +543,21 @@ fokus_status fokus_bpe_load(fokus_bpe **out, const char *path, fokus_error *err)
     if (st != FOKUS_OK) return st;
     size_t i = 0;
     while (i < data.n && (data.p[i] == ' ' || data.p[i] == '\n' || data.p[i] == '\r' || data.p[i] == '\t')) i++;
-    if (i < data.n && data.p[i] == '{') {
-        /* JSON: a tokenizer.json has a "model"; otherwise it is a vocab.json */
+    size_t bl = strlen(base_name(path));
+    bool json_name = bl >= 5 && strcmp(base_name(path) + bl - 5, ".json") == 0;
+    if (json_name || (i < data.n && data.p[i] == '{')) {
+        /* JSON: a tokenizer.json has a "model" object; otherwise it is a vocab.json */
         json_t *j = parse_json(data.p, data.n, path, err);
         if (!j) {
             free(data.p);
             return FOKUS_EFORMAT;
         }
-        bool tokenizer = json_object_get(j, "model") != NULL;
+        bool object = json_is_object(j), tokenizer = json_is_object(json_object_get(j, "model"));
         json_decref(j);
+        if (!object) {
+            free(data.p);
+            return fokus_fail(err, FOKUS_EFORMAT, "%s: expected a JSON object (vocab.json or tokenizer.json)", path);
+        }
         if (tokenizer) {
             st = fokus_bpe_load_tokenizer_json_mem(out, data.p, data.n, path, err);
         } else {

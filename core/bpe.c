@@ -21,11 +21,11 @@ typedef struct merge_slot {
     int32_t result;
 } merge_slot;
 
+/* blob: key length, piece count, the key bytes, then n ids and n byte counts (int32,
+ * unaligned, read with memcpy) */
 typedef struct cache_entry {
     uint64_t hash;    /* 0 = empty */
-    uint8_t len, n;   /* key bytes, pieces */
-    uint8_t key[CACHE_WORD_MAX];
-    int32_t *ids;     /* n ids, then n byte counts (as int32) */
+    uint8_t *blob;
 } cache_entry;
 
 struct fokus_bpe {
@@ -298,8 +298,8 @@ nomem:
 static void cache_clear(fokus_bpe *t)
 {
     for (size_t i = 0; i < CACHE_SLOTS; i++) {
-        free(t->cache[i].ids);
-        t->cache[i].ids = NULL;
+        free(t->cache[i].blob);
+        t->cache[i].blob = NULL;
         t->cache[i].hash = 0;
     }
     t->cache_n = 0;
@@ -482,18 +482,24 @@ static long bpe_word(const fokus_bpe *t, bpe_work *w, const unsigned char *s, si
 
 /* ---- word cache ---- */
 
+static bool entry_is(const cache_entry *e, uint64_t h, const unsigned char *s, size_t n)
+{
+    return e->hash == h && e->blob[0] == n && memcmp(e->blob + 2, s, n) == 0;
+}
+
 static bool cache_get(fokus_bpe *t, uint64_t h, const unsigned char *s, size_t n, int32_t *ids,
                       int32_t *nb, long *k)
 {
     bool hit = false;
     pthread_mutex_lock(&t->lock);
     for (size_t i = h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
-        cache_entry *e = &t->cache[i];
+        const cache_entry *e = &t->cache[i];
         if (!e->hash) break;
-        if (e->hash == h && e->len == n && memcmp(e->key, s, n) == 0) {
-            memcpy(ids, e->ids, e->n * sizeof(int32_t));
-            memcpy(nb, e->ids + e->n, e->n * sizeof(int32_t));
-            *k = e->n;
+        if (entry_is(e, h, s, n)) {
+            size_t m = e->blob[1];
+            memcpy(ids, e->blob + 2 + n, m * sizeof(int32_t));
+            memcpy(nb, e->blob + 2 + n + m * sizeof(int32_t), m * sizeof(int32_t));
+            *k = (long)m;
             hit = true;
             break;
         }
@@ -505,27 +511,26 @@ static bool cache_get(fokus_bpe *t, uint64_t h, const unsigned char *s, size_t n
 static void cache_put(fokus_bpe *t, uint64_t h, const unsigned char *s, size_t n, const int32_t *ids,
                       const int32_t *nb, long k)
 {
-    int32_t *v = malloc((size_t)k * 2 * sizeof(int32_t));
+    uint8_t *v = malloc(2 + n + (size_t)k * 2 * sizeof(int32_t));
     if (!v) return; /* the cache is an optimisation only */
-    memcpy(v, ids, (size_t)k * sizeof(int32_t));
-    memcpy(v + k, nb, (size_t)k * sizeof(int32_t));
+    v[0] = (uint8_t)n;
+    v[1] = (uint8_t)k;
+    memcpy(v + 2, s, n);
+    memcpy(v + 2 + n, ids, (size_t)k * sizeof(int32_t));
+    memcpy(v + 2 + n + (size_t)k * sizeof(int32_t), nb, (size_t)k * sizeof(int32_t));
     pthread_mutex_lock(&t->lock);
     if (t->cache_n >= CACHE_MAX) cache_clear(t);
     size_t i = h & (CACHE_SLOTS - 1);
     while (t->cache[i].hash) {
-        if (t->cache[i].hash == h && t->cache[i].len == n && memcmp(t->cache[i].key, s, n) == 0) {
+        if (entry_is(&t->cache[i], h, s, n)) {
             pthread_mutex_unlock(&t->lock);
             free(v);
             return;
         }
         i = (i + 1) & (CACHE_SLOTS - 1);
     }
-    cache_entry *e = &t->cache[i];
-    e->hash = h;
-    e->len = (uint8_t)n;
-    e->n = (uint8_t)k;
-    memcpy(e->key, s, n);
-    e->ids = v;
+    t->cache[i].hash = h;
+    t->cache[i].blob = v;
     t->cache_n++;
     pthread_mutex_unlock(&t->lock);
 }

@@ -3,6 +3,8 @@
 that ftfy's fix_encoding tries (chardata.CHARMAP_ENCODINGS), taken from Python's own
 codecs, which is what ftfy uses. 0 marks a byte the codec leaves undefined (ftfy's
 "sloppy" variants then decode it as Latin-1 would). Bytes 0x00-0x7F are ASCII in all.
+Also the inverse (code point -> byte) of each table, with the sloppy fill-ins, sorted
+for binary search.
 
     python3 tools/gen_codepages.py > core/codepages.h"""
 import sys
@@ -39,6 +41,24 @@ def main():
         out.append('    /* %s */ {' % name)
         for k in range(0, 128, 8):
             out.append('        ' + ' '.join('0x%04X,' % v for v in vals[k:k + 8]))
+        out.append('    },')
+    out.append('};')
+    out.append('/* [encoding][k] = code point << 8 | byte, sorted; undefined bytes of the')
+    out.append(' * Windows code pages map from U+0080+ as in ftfy\'s sloppy codecs */')
+    out.append('static const uint32_t fokus_codepage_inverse[FOKUS_CP_COUNT][128] = {')
+    for name, codec in ENCODINGS:
+        pairs = []
+        for b in range(0x80, 0x100):
+            try:
+                c = ord(bytes([b]).decode(codec))
+            except UnicodeDecodeError:
+                c = b
+            pairs.append((c << 8) | b)
+        pairs.sort()
+        assert len(set(p >> 8 for p in pairs)) == 128
+        out.append('    /* %s */ {' % name)
+        for k in range(0, 128, 6):
+            out.append('        ' + ' '.join('0x%07X,' % v for v in pairs[k:k + 6]))
         out.append('    },')
     out.append('};')
     out.append('#endif')

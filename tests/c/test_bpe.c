@@ -7,6 +7,8 @@
 #include <zlib.h>
 
 #include "../../core/fokus.h"
+#include "../../core/bpe_internal.h"
+#include "../../core/textclean.h"
 #include "check.h"
 
 static char vocab_path[4096], oracle_path[4096];
@@ -169,6 +171,75 @@ static void test_empty(void)
     CHECK(fokus_bpe_encode(tok, NULL, 3, &p, &err) == FOKUS_EINVAL);
     CHECK(fokus_bpe_encode(NULL, "a", 1, &p, &err) == FOKUS_EINVAL);
     fokus_bpe_pieces_free(&p);
+}
+
+
+/* ftfy's mojibake repair: text broken by a wrong decode must tokenize like the intact
+ * text, and text that only looks unusual must be left alone. (Pairs made for this test
+ * by encoding the clean text as UTF-8 and decoding it with another code page.) */
+static void test_ftfy(void)
+{
+    if (!tok) { check_skip("no vocabulary"); return; }
+    static const char *const pairs[][2] = {
+        /* UTF-8 read as Windows-1252, twice */
+        {"d\xc3\x83\xc2\xa9j\xc3\x83\xc2\xa0 vu at the caf\xc3\x83\xc2\xa9", "d\xc3\xa9j\xc3\xa0 vu at the caf\xc3\xa9"},
+        /* UTF-8 read as Latin-1 */
+        {"cr\xc3\x83\xc2\xa8me br\xc3\x83\xc2\xbbl\xc3\x83\xc2\xa9" "e, na\xc3\x83\xc2\xafve", "cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e, na\xc3\xafve"},
+        /* curly quotes and a dash through Windows-1252 (U+009D kept as a C1 control) */
+        {"it\xc3\xa2\xe2\x82\xac\xe2\x84\xa2s \xc3\xa2\xe2\x82\xac\xc5\x93quoted\xc3\xa2\xe2\x82\xac\xc2\x9d \xc3\xa2\xe2\x82\xac\xe2\x80\x9d fine",
+         "it's \"quoted\" \xe2\x80\x94 fine"},
+        /* Cyrillic through Windows-1251 */
+        {"\xd0\xa0\xd1\x97\xd0\xa1\xd0\x82\xd0\xa0\xd1\x91\xd0\xa0\xd0\x86\xd0\xa0\xc2\xb5\xd0\xa1\xe2\x80\x9a \xd0\xa0\xd1\x98\xd0\xa0\xd1\x91\xd0\xa1\xd0\x82",
+         "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80"},
+        /* German through MacRoman */
+        {"Gr\xe2\x88\x9a\xe2\x88\x82\xe2\x88\x9a\xc3\xbc" "e \xe2\x88\x9a\xc2\xba" "ber alles", "Gr\xc3\xb6\xc3\x9f" "e \xc3\xbc" "ber alles"},
+        /* an emoji as CESU-8 (UTF-16 surrogates in UTF-8) read as Latin-1 */
+        {"smile \xc3\xad\xc2\xa0\xc2\xbd\xc3\xad\xc2\xb8\xc2\x80 please", "smile \xf0\x9f\x98\x80 please"},
+        /* Greek through Windows-1253 */
+        {"\xce\x9e\xe2\x80\xa2\xce\x9e\xc2\xbb\xce\x9e\xc2\xbb\xce\x9e\xc2\xb7\xce\x9e\xc2\xbd\xce\x9e\xce\x89\xce\x9e\xce\x8a\xce\x9e\xc2\xac",
+         "\xce\x95\xce\xbb\xce\xbb\xce\xb7\xce\xbd\xce\xb9\xce\xba\xce\xac"},
+        /* lossy: the byte behind U+FFFD is gone, the sequence becomes one U+FFFD */
+        {"\xc3\xa2\xe2\x82\xac\xc5\x93lost\xc3\xa2\xe2\x82\xac\xef\xbf\xbd", "\"lost\xef\xbf\xbd"},
+        /* C1 controls read as Windows-1252 */
+        {"wait\xc2\x85 what", "wait\xe2\x80\xa6 what"},
+    };
+    fokus_bpe_pieces a = {0}, b = {0};
+    fokus_error err;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const char *bad = pairs[i][0], *good = pairs[i][1];
+        CHECK(fokus_bpe_encode(tok, bad, strlen(bad), &a, &err) == FOKUS_OK);
+        CHECK(fokus_bpe_encode(tok, good, strlen(good), &b, &err) == FOKUS_OK);
+        bool same = a.n == b.n;
+        for (size_t k = 0; same && k < a.n; k++) same = a.items[k].id == b.items[k].id;
+        CHECK_MSG(same, "mojibake pair %zu: %zu vs %zu tokens", i, a.n, b.n);
+        /* spans point into the broken input and run in order */
+        for (size_t k = 0; k < a.n; k++)
+            CHECK(a.items[k].begin < a.items[k].end && a.items[k].end <= strlen(bad) &&
+                  (k == 0 || a.items[k].begin >= a.items[k - 1].begin));
+    }
+    /* the first token of the double-encoded "d\u00e9j\u00e0" covers the 5 broken bytes of
+     * "d\u00c3\u0083\u00c2\u00a9" ... */
+    CHECK(fokus_bpe_encode(tok, pairs[0][0], strlen(pairs[0][0]), &a, &err) == FOKUS_OK);
+    CHECK(a.n > 0 && a.items[0].begin == 0 && a.items[a.n - 1].end == strlen(pairs[0][0]));
+
+    /* unusual but intact: ftfy must not touch these */
+    static const char *const keep[] = {
+        "caf\xc3\xa9 \xc2\xa9" "2024 \xc2\xb1" "5\xc2\xb0" "C",          /* Latin-1 symbols */
+        "\xce\xa3\xce\x9f\xce\xa6\xce\x99\xce\x91 \xce\xbb\xcf\x8c\xce\xb3\xce\xbf\xcf\x82", /* Greek */
+        "3\xc3\x97\xc2\xa3" "20 deal",                                /* 3x£20 */
+        "na\xc3\xafve Bront\xc3\xab\xe2\x80\xa6",                /* naïve Brontë… */
+        "\xe2\x94\x9c\xe2\x94\xa4 box \xe2\x94\xbc\xe2\x94\x90", /* box drawing */
+        "Stra\xc3\x9f" "e \xc3\x84rger \xc3\x96l",                   /* German capitals */
+    };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        CHECK(fokus_bpe_encode(tok, keep[i], strlen(keep[i]), &a, &err) == FOKUS_OK);
+        CHECK(fokus_bpe_encode_ex(tok, keep[i], strlen(keep[i]), FOKUS_CLEAN_NO_FTFY, &b, &err) == FOKUS_OK);
+        bool same = a.n == b.n;
+        for (size_t k = 0; same && k < a.n; k++) same = a.items[k].id == b.items[k].id;
+        CHECK_MSG(same, "intact text %zu was changed by ftfy", i);
+    }
+    fokus_bpe_pieces_free(&a);
+    fokus_bpe_pieces_free(&b);
 }
 
 static void expect_spans(const char *text, size_t len, const size_t (*spans)[2], size_t n)
@@ -614,6 +685,7 @@ int main(void)
     RUN(test_special_tokens);
     RUN(test_empty);
     RUN(test_spans);
+    RUN(test_ftfy);
     RUN(test_decode);
     RUN(test_loaders);
     RUN(test_broken_files);

@@ -27,8 +27,8 @@ typedef struct fokus_bpe fokus_bpe;
  * [begin, end) byte offsets, never empty, inside the input. A cleaned character made
  * from several input characters (an HTML entity, a repaired mojibake sequence, a
  * composed accent, CRLF) spans all of them; tokens cut from one character (bytes of a
- * CJK character or an emoji) share its span. Pieces come in text order; spans of
- * consecutive pieces can overlap but never go backwards at their start. */
+ * CJK character or an emoji) share its span. Pieces come in the order of the cleaned
+ * text, which is the input order except where NFC reorders combining marks. */
 typedef struct fokus_bpe_piece {
     int32_t id;
     size_t begin, end;

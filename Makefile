@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
+#   make test SANITIZE=1 BUILD=build-asan   everything under ASan + UBSan
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -31,6 +32,16 @@ else
 LUA_LMOD    := $(PREFIX)/share/lua/$(LUA_VERSION)
 LUA_CMOD    := $(PREFIX)/lib/lua/$(LUA_VERSION)
 endif
+# luarocks passes the rock tree's directories
+ifneq ($(LUADIR),)
+LUA_LMOD    := $(LUADIR)
+endif
+ifneq ($(LIBDIR),)
+LUA_CMOD    := $(LIBDIR)
+endif
+ifneq ($(LUA_INCDIR),)
+LUA_CFLAGS  := -I$(LUA_INCDIR)
+endif
 
 ifeq ($(PORTABLE),1)
 ARCH_FLAGS  := -march=x86-64 -mtune=generic
@@ -39,6 +50,11 @@ ARCH_FLAGS  := -march=native
 endif
 
 OPT         ?= -O3
+ifeq ($(SANITIZE),1)
+# make test SANITIZE=1 BUILD=build-asan: ASan + UBSan build of everything
+OPT         := -O1 -g -fno-omit-frame-pointer
+EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH_FLAGS) $(WARN) -fPIC -pthread \
                -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF $(EXTRA_CFLAGS)
@@ -46,13 +62,17 @@ DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
 
 CORE_SRC    := $(sort $(wildcard core/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
-BIND_SRC    := $(sort $(wildcard bindings/*.c))
+BIND_SRC    := $(filter-out bindings/host.c,$(sort $(wildcard bindings/*.c)))
 BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+# make fuzz FUZZ=fuzz_bpe runs one target
+ifneq ($(FUZZ),)
+FUZZ_SRC    := tests/fuzz/$(FUZZ).c
+endif
 FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 LIB         := $(BUILD)/libfokus.a
@@ -62,9 +82,11 @@ HOST        := $(BUILD)/fokus
 # The random generator must give the same numbers with and without FMA contraction.
 $(BUILD)/core/rng.o: CFLAGS_EXTRA := -ffp-contract=off
 
-.PHONY: all deps demo test check bench fuzz install uninstall clean rock
+.PHONY: all module deps demo test check bench fuzz install uninstall clean
 
 all: $(LIB) $(MODULE) $(HOST)
+
+module: $(MODULE)
 
 # Installs what is missing (root: apt-get; otherwise says what to run).
 deps:
@@ -96,9 +118,9 @@ $(MODULE): $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -pthread -o $@ $(BIND_OBJ) $(LIB) $(DEP_LIBS)
 
-$(HOST): host/fokus.c $(BIND_OBJ) $(LIB)
+$(HOST): bindings/host.c $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ host/fokus.c \
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ bindings/host.c \
 	  $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(DEP_LIBS) -Wl,-E
 
 $(BUILD)/tests/%: tests/c/%.c $(LIB) tests/c/check.h
@@ -130,9 +152,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(DEP_LIBS)
 
-fuzz: deps $(FUZZ_BIN)
+$(BUILD)/fuzz/seed: tests/fuzz/seed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -o $@ $< -ljansson
+
+fuzz: deps $(FUZZ_BIN) $(BUILD)/fuzz/seed
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
-	  sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
+	  BUILD=$(BUILD) sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 $(BUILD)/corpus/$$n 2>&1 | tail -n 12 || exit 1; done

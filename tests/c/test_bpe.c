@@ -85,10 +85,11 @@ static void encode_rows(fokus_bpe *t, int ok[2], int total[2], bool verbose)
             print_ids("expected", NULL, r->ids, r->n);
             print_ids("got     ", &p, NULL, 0);
         }
-        for (size_t k = 0; k < p.n; k++)
-            CHECK_MSG(p.items[k].begin < p.items[k].end && p.items[k].end <= r->len,
-                      "row %zu piece %zu span [%zu, %zu) outside %zu bytes", i, k, p.items[k].begin,
-                      p.items[k].end, r->len);
+        size_t bad = p.n;
+        for (size_t k = 0; k < p.n && bad == p.n; k++)
+            if (!(p.items[k].begin < p.items[k].end && p.items[k].end <= r->len)) bad = k;
+        CHECK_MSG(bad == p.n, "row %zu piece %zu: span [%zu, %zu) empty or outside %zu bytes", i, bad,
+                  bad < p.n ? p.items[bad].begin : 0, bad < p.n ? p.items[bad].end : 0, r->len);
     }
     fokus_bpe_pieces_free(&p);
 }

@@ -469,6 +469,8 @@ static bool pattern_at(size_t p, const uint32_t *cp, const unsigned *m, size_t l
     int n = 0;
     if (pt->anchored && i != 0) return false;
     if (!elem_match(&pt->el[0], cp[i], m[i])) return false;
+    if (pt->tail != TAIL_OPT_SPACE && (i + 1 >= len || !elem_match(&pt->el[1], cp[i + 1], m[i + 1])))
+        return pt->n == 1;
     for (int k = 0; k < pt->n; k++) el[n++] = &pt->el[k];
     if (pt->tail == TAIL_ANY_AZSP) {
         el[n++] = &el_any;
@@ -484,6 +486,13 @@ static bool pattern_at(size_t p, const uint32_t *cp, const unsigned *m, size_t l
     return match_seq(el, n, cp, m, len, i);
 }
 
+static bool list_has_ascii(const char *list)
+{
+    for (const char *c = list; c && *c; c++)
+        if ((unsigned char)*c < 0x80) return true;
+    return false;
+}
+
 bool fokus_ftfy_is_bad(const uint32_t *cp, size_t n)
 {
     unsigned stackm[256], *m = n <= 256 ? stackm : malloc(n * sizeof *m);
@@ -493,9 +502,19 @@ bool fokus_ftfy_is_bad(const uint32_t *cp, size_t n)
         m[i] = category_mask(cp[i]);
         any |= cp[i] >= 0x80;
     }
-    /* every alternative needs a non-ASCII character */
-    for (size_t i = 0; any && i < n && !bad; i++)
-        for (size_t p = 0; p < N_BADNESS && !bad; p++) bad = pattern_at(p, cp, m, n, i);
+    /* Most alternatives start with a non-ASCII class: at an ASCII position only the few
+     * that can start there are tried (prompts are mostly ASCII). */
+    size_t ascii_start[N_BADNESS], n_ascii = 0;
+    for (size_t p = 0; p < N_BADNESS; p++)
+        if (badness[p].el[0].special != X_NONE || list_has_ascii(badness[p].el[0].chars)) ascii_start[n_ascii++] = p;
+    /* every alternative needs a non-ASCII character somewhere */
+    for (size_t i = 0; any && i < n && !bad; i++) {
+        if (cp[i] < 0x80) {
+            for (size_t k = 0; k < n_ascii && !bad; k++) bad = pattern_at(ascii_start[k], cp, m, n, i);
+        } else {
+            for (size_t p = 0; p < N_BADNESS && !bad; p++) bad = pattern_at(p, cp, m, n, i);
+        }
+    }
     if (m != stackm) free(m);
     return bad;
 }

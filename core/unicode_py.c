@@ -135,7 +135,8 @@ int fokus_py_lower(const fokus_ustr *in, fokus_ustr *out)
 
 static uint32_t compose_pair(uint32_t a, uint32_t b)
 {
-    if (a > 0x10FFFF || b > 0x10FFFF) return 0;
+    /* nothing below U+0300 is ever the second character of a composition */
+    if (b < 0x300 || a > 0x10FFFF || b > 0x10FFFF) return 0;
     const utf8proc_property_t *pb = prop(b);
     if (pb->comb_index == UINT16_MAX && !(b >= 0x1161 && b <= 0x11C2)) return 0;
     utf8proc_int32_t buf[2] = {(utf8proc_int32_t)a, (utf8proc_int32_t)b};

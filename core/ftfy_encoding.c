@@ -507,8 +507,18 @@ bool fokus_ftfy_is_bad(const uint32_t *cp, size_t n)
     size_t ascii_start[N_BADNESS], n_ascii = 0;
     for (size_t p = 0; p < N_BADNESS; p++)
         if (badness[p].el[0].special != X_NONE || list_has_ascii(badness[p].el[0].chars)) ascii_start[n_ascii++] = p;
-    /* every alternative needs a non-ASCII character somewhere */
+    /* Every alternative has an element that only non-ASCII characters match, at most two
+     * characters after its start: positions further than that from the next non-ASCII
+     * character cannot start a match. */
+    size_t nx = 0;
     for (size_t i = 0; any && i < n && !bad; i++) {
+        if (nx < i) nx = i;
+        while (nx < n && cp[nx] < 0x80) nx++;
+        if (nx > i + 2) {
+            if (nx >= n) break;
+            i = nx - 3; /* the loop's i++ lands two before the next non-ASCII character */
+            continue;
+        }
         if (cp[i] < 0x80) {
             for (size_t k = 0; k < n_ascii && !bad; k++) bad = pattern_at(ascii_start[k], cp, m, n, i);
         } else {

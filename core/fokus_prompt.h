@@ -51,8 +51,22 @@ typedef struct fokus_schedule {
     size_t n, cap;
 } fokus_schedule;
 void fokus_schedule_free(fokus_schedule *s);
+/* steps must be in [1, 1000000]. A prompt A1111 cannot parse (a '|' outside any
+ * alternation, a backslash at the end or before a newline) gives one entry holding the
+ * whole prompt. A step number that overflows to infinity ("[a:b:1e999]") makes A1111
+ * raise OverflowError: FOKUS_EINVAL here. Where lark's Earley parser resolves an
+ * ambiguity differently from run to run (a [from:to:when] directly followed by a stray
+ * bracket or ':'), the construct is taken. AND is not handled here: split with
+ * fokus_prompt_and first and schedule each part, as A1111 does. Results larger than
+ * 256 MiB (many steps of alternation on a huge prompt) give FOKUS_ERANGE. */
 fokus_status fokus_prompt_schedule(const char *text, size_t len, int steps, fokus_schedule *out,
                                    fokus_error *err);
+
+/* A1111's get_multicond_prompt_list for one prompt: splits on the word AND
+ * (re.split(r"\bAND\b")) and reads an optional trailing ":weight" of each part
+ * ("a AND b :1.2" -> ("a", 1.0), (" b", 1.2)); trailing whitespace is dropped, leading
+ * whitespace kept, as A1111's re_weight does. Weights without a number are 1.0. */
+fokus_status fokus_prompt_and(const char *text, size_t len, fokus_segments *out, fokus_error *err);
 
 /* 77-slot chunks (BOS + 75 tokens + EOS, padded) with per-slot weights, as A1111
  * (BREAK, comma backtracking within 20 tokens) or ComfyUI (segments of < 8 tokens that

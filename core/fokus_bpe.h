@@ -33,16 +33,29 @@ typedef struct fokus_bpe_pieces {
 } fokus_bpe_pieces;
 void fokus_bpe_pieces_free(fokus_bpe_pieces *p);
 
-/* Loads a vocabulary. `path` is one of:
+/* Loads a vocabulary. `path` is one of (NULL or "" means $FOKUS_CLIP_VOCAB):
  *   - OpenAI's bpe_simple_vocab_16e6.txt or .txt.gz (merges; the vocabulary is derived:
  *     256 byte symbols, the same with </w>, the first 48,894 merges, then
  *     <|startoftext|> 49406 and <|endoftext|> 49407),
  *   - a Hugging Face vocab.json or merges.txt (the other file is found beside it), or a
  *     folder holding both,
  *   - a Hugging Face tokenizer.json.
- * Missing or corrupt files give FOKUS_EIO / FOKUS_EFORMAT with a message that starts
- * with the path. */
+ * A .json file is a tokenizer.json when it has a "model" key, else a vocab.json. Gzip is
+ * recognised by its magic bytes. Missing or corrupt files give FOKUS_EIO / FOKUS_EFORMAT
+ * with a message that starts with the path; no path and no FOKUS_CLIP_VOCAB gives
+ * FOKUS_EINVAL. Every format yields the same tokenizer (the encoding rules are always
+ * OpenAI's); the vocabulary must hold the 512 byte symbols, every merge result and both
+ * special tokens. */
 fokus_status fokus_bpe_load(fokus_bpe **out, const char *path, fokus_error *err);
+
+/* The same from memory; `name` (may be NULL) starts error messages. */
+fokus_status fokus_bpe_load_openai_mem(fokus_bpe **out, const char *data, size_t len,
+                                       const char *name, fokus_error *err); /* .txt or .txt.gz */
+fokus_status fokus_bpe_load_hf_mem(fokus_bpe **out, const char *vocab_json, size_t vocab_len,
+                                   const char *merges_txt, size_t merges_len, const char *name,
+                                   fokus_error *err);
+fokus_status fokus_bpe_load_tokenizer_json_mem(fokus_bpe **out, const char *json, size_t len,
+                                               const char *name, fokus_error *err);
 void fokus_bpe_free(fokus_bpe *tok);
 
 int32_t fokus_bpe_vocab_size(const fokus_bpe *tok);

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Seeds a libFuzzer corpus: seed.sh TARGET DIR (called by `make fuzz`).
+# Targets without seeds here start from an empty corpus.
+target=$1
+dir=$2
+shared=${FOKUS_SHARED:-../shared}
+mkdir -p "$dir"
+case "$target" in
+fuzz_bpe)
+    # every oracle prompt, one file each (JSON-escaped text is fine as fuzz input)
+    if [ -f "$shared/oracles/clip_tokens_dev.jsonl" ]; then
+        i=0
+        while IFS= read -r line; do
+            i=$((i + 1))
+            printf '%s' "$line" | sed -e 's/^{"text": "//' -e 's/", "ids".*$//' > "$dir/oracle_$i"
+        done < "$shared/oracles/clip_tokens_dev.jsonl"
+    fi
+    printf 'na\303\203\302\257ve fa\303\203\302\247ade &amp;amp; \357\274\250\357\274\245' > "$dir/mojibake"
+    ;;
+fuzz_vocab)
+    # format byte 0: OpenAI text; 1: vocab.json NUL merges.txt; 2: tokenizer.json
+    printf '\000#version: 0.2\na b\nab c\n' > "$dir/openai_small"
+    if [ -f "$shared/clip/bpe_simple_vocab_16e6.txt.gz" ]; then
+        { printf '\000'; gzip -dc "$shared/clip/bpe_simple_vocab_16e6.txt.gz" | head -n 300; } > "$dir/openai_300"
+    fi
+    printf '\001{"a": 0, "b": 1}\000#version: 0.2\na b\n' > "$dir/hf_small"
+    if command -v python3 >/dev/null 2>&1; then
+        # complete small vocabularies (512 byte symbols, a few merges, the special tokens)
+        python3 - "$dir" <<'PY'
+import json, sys
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs = bs[:]
+n = 0
+for b in range(256):
+    if b not in bs:
+        bs.append(b); cs.append(256 + n); n += 1
+syms = [chr(c) for c in cs]
+vocab = syms + [s + '</w>' for s in syms]
+merges = [('c', 'a'), ('ca', 't</w>'), ('a', 't</w>'), ('p', 'h'), ('ph', 'o')]
+vocab += [a + b for a, b in merges] + ['<|startoftext|>', '<|endoftext|>']
+v = {t: i for i, t in enumerate(vocab)}
+d = sys.argv[1]
+open(d + '/hf_full', 'wb').write(b'\x01' + json.dumps(v).encode() + b'\x00#version: 0.2\n' +
+                                 ''.join(a + ' ' + b + '\n' for a, b in merges).encode())
+tj = {"model": {"type": "BPE", "vocab": v, "merges": [a + ' ' + b for a, b in merges]},
+      "added_tokens": [{"id": v['<|endoftext|>'], "content": '<|endoftext|>'}]}
+open(d + '/tok_full', 'wb').write(b'\x02' + json.dumps(tj).encode())
+tj["model"]["merges"] = [[a, b] for a, b in merges]
+open(d + '/tok_pairs', 'wb').write(b'\x02' + json.dumps(tj, ensure_ascii=False).encode())
+PY
+    fi
+    printf '\002{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b", ["a", "b"]]}, "added_tokens": [{"id": 1, "content": "<|endoftext|>"}]}' > "$dir/tok_small"
+    ;;
+esac
+exit 0

@@ -136,7 +136,7 @@ static bool add_text(parser *P, const char *s, size_t n)
         const char *hit = memmem(s + i, n - i, "BREAK", 5);
         if (!hit) break;
         size_t q = (size_t)(hit - s);
-        if (!fokus_py_boundary(s, n, q) || !fokus_py_boundary(s, n, q + 5)) {
+        if (!fokus_prompt_py_boundary(s, n, q) || !fokus_prompt_py_boundary(s, n, q + 5)) {
             i = q + 1;
             continue;
         }
@@ -148,15 +148,15 @@ static bool add_text(parser *P, const char *s, size_t n)
             const unsigned char *u = (const unsigned char *)s;
             while (j > lim && (u[j] & 0xC0) == 0x80) j--;
             int32_t cp;
-            size_t k = fokus_py_utf8(u + j, n - j, &cp);
-            if (j + k != a || !fokus_py_isspace(cp)) break;
+            size_t k = fokus_prompt_py_utf8(u + j, n - j, &cp);
+            if (j + k != a || !fokus_prompt_py_isspace(cp)) break;
             a = j;
         }
         size_t e = q + 5;
         while (e < n) {
             int32_t cp;
-            size_t k = fokus_py_utf8((const unsigned char *)s + e, n - e, &cp);
-            if (!fokus_py_isspace(cp)) break;
+            size_t k = fokus_prompt_py_utf8((const unsigned char *)s + e, n - e, &cp);
+            if (!fokus_prompt_py_isspace(cp)) break;
             e += k;
         }
         if (!add_entry(P, s + start, a - start, false)) return false;
@@ -269,8 +269,8 @@ static size_t weight_token(const char *s, size_t n, const char **num, size_t *nu
             continue;
         }
         int32_t cp;
-        size_t k = fokus_py_utf8((const unsigned char *)s + i, n - i, &cp);
-        if (fokus_py_decimal(cp) < 0) break;
+        size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, n - i, &cp);
+        if (fokus_prompt_py_decimal(cp) < 0) break;
         i += k;
     }
     if (i == d0 || i >= n || s[i] != ')') return 0;
@@ -325,7 +325,7 @@ fokus_status fokus_prompt_parse_a1111(const char *s, size_t n, fokus_segments *o
             size_t numlen, k = weight_token(s + i, n - i, &num, &numlen);
             if (k && P.nr) {
                 double w;
-                if (!fokus_py_float(num, numlen, &w)) {
+                if (!fokus_prompt_py_float(num, numlen, &w)) {
                     st = fokus_fail(err, FOKUS_EINVAL,
                                     "prompt_parse: ValueError: could not convert string to float: '%.*s'"
                                     " (A1111 raises on this weight)",

@@ -89,7 +89,7 @@ static fokus_status item(comfy *C, size_t a, size_t b, double w)
     if (xx > (int32_t)ca && C->last_paren[cb] < xx) {
         /* x.rfind(":") > 0 and float(x[xx+1:]) succeeds (a number has no parentheses) */
         double v;
-        if (fokus_py_float(s + xx + 1, cb - (size_t)xx - 1, &v)) {
+        if (fokus_prompt_py_float(s + xx + 1, cb - (size_t)xx - 1, &v)) {
             w2 = v;
             cb = (size_t)xx;
         }

@@ -9,7 +9,7 @@
 #include "fokus.h"
 #include "prompt_internal.h"
 
-size_t fokus_py_utf8(const unsigned char *s, size_t n, int32_t *cp)
+size_t fokus_prompt_py_utf8(const unsigned char *s, size_t n, int32_t *cp)
 {
     if (s[0] < 0x80) {
         *cp = s[0];
@@ -27,7 +27,7 @@ size_t fokus_py_utf8(const unsigned char *s, size_t n, int32_t *cp)
     return (size_t)k;
 }
 
-bool fokus_py_isspace(int32_t c)
+bool fokus_prompt_py_isspace(int32_t c)
 {
     /* CPython's _PyUnicode_IsWhitespace: bidi classes WS/B/S or category Zs. */
     if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
@@ -39,7 +39,7 @@ bool fokus_py_isspace(int32_t c)
     return c >= 0x2000 && c <= 0x200A;
 }
 
-bool fokus_py_isword(int32_t c)
+bool fokus_prompt_py_isword(int32_t c)
 {
     if (c < 0x80)
         return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -53,7 +53,7 @@ bool fokus_py_isword(int32_t c)
     }
 }
 
-int fokus_py_decimal(int32_t c)
+int fokus_prompt_py_decimal(int32_t c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c < 0x80 || utf8proc_category(c) != UTF8PROC_CATEGORY_ND) return -1;
@@ -69,7 +69,7 @@ static bool is_ascii_space(char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-bool fokus_py_float(const char *s, size_t n, double *out)
+bool fokus_prompt_py_float(const char *s, size_t n, double *out)
 {
     /* Step 1 (CPython _PyUnicode_TransformDecimalAndSpaceToASCII): characters >= 127 that
      * are whitespace become ' ', decimal digits become '0'-'9', anything else fails.
@@ -90,12 +90,12 @@ bool fokus_py_float(const char *s, size_t n, double *out)
             continue;
         }
         int32_t cp;
-        size_t k = fokus_py_utf8((const unsigned char *)s + i, n - i, &cp);
+        size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, n - i, &cp);
         i += k;
-        if (fokus_py_isspace(cp)) {
+        if (fokus_prompt_py_isspace(cp)) {
             buf[m++] = ' ';
         } else {
-            int d = cp == 0xFFFD ? -1 : fokus_py_decimal(cp);
+            int d = cp == 0xFFFD ? -1 : fokus_prompt_py_decimal(cp);
             if (d < 0) ok = false;
             else buf[m++] = (char)('0' + d);
         }
@@ -163,22 +163,22 @@ bool fokus_py_float(const char *s, size_t n, double *out)
     return ok;
 }
 
-bool fokus_py_boundary(const char *s, size_t n, size_t i)
+bool fokus_prompt_py_boundary(const char *s, size_t n, size_t i)
 {
     const unsigned char *u = (const unsigned char *)s;
     bool after = false, before = false;
     int32_t cp;
     if (i < n) {
-        fokus_py_utf8(u + i, n - i, &cp);
-        after = fokus_py_isword(cp);
+        fokus_prompt_py_utf8(u + i, n - i, &cp);
+        after = fokus_prompt_py_isword(cp);
     }
     if (i > 0) {
         /* step back to the start of the previous character (at most 4 bytes) */
         size_t j = i - 1, lim = i >= 4 ? i - 4 : 0;
         while (j > lim && (u[j] & 0xC0) == 0x80) j--;
-        size_t k = fokus_py_utf8(u + j, n - j, &cp);
+        size_t k = fokus_prompt_py_utf8(u + j, n - j, &cp);
         if (j + k != i) cp = 0xFFFD; /* the byte before i is a stray continuation byte */
-        before = fokus_py_isword(cp);
+        before = fokus_prompt_py_isword(cp);
     }
     return before != after;
 }

@@ -86,7 +86,7 @@ static size_t plain_char(const char *s, size_t n, size_t i)
     if (c == '\\') {
         if (i + 1 >= n || s[i + 1] == '\n') return 0;
         int32_t cp;
-        return 1 + fokus_py_utf8((const unsigned char *)s + i + 1, n - i - 1, &cp);
+        return 1 + fokus_prompt_py_utf8((const unsigned char *)s + i + 1, n - i - 1, &cp);
     }
     return 1;
 }
@@ -119,8 +119,8 @@ static size_t skip_ws(const char *s, size_t i, size_t e)
 {
     while (i < e) {
         int32_t cp;
-        size_t k = fokus_py_utf8((const unsigned char *)s + i, e - i, &cp);
-        if (!fokus_py_isspace(cp)) break;
+        size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, e - i, &cp);
+        if (!fokus_prompt_py_isspace(cp)) break;
         i += k;
     }
     return i;
@@ -386,7 +386,7 @@ fokus_status fokus_prompt_schedule(const char *text, size_t len, int steps, foku
             when_part(text, last + 1, c->end - 1, &na, &nb);
             double v = 0;
             bool dot = memchr(text + na, '.', nb - na) != NULL;
-            fokus_py_float(text + na, nb - na, &v); /* SIGNED_NUMBER always converts */
+            fokus_prompt_py_float(text + na, nb - na, &v); /* SIGNED_NUMBER always converts */
             if (dot) v *= steps;
             if (isinf(v)) {
                 st = fokus_fail(err, FOKUS_EINVAL,
@@ -444,8 +444,8 @@ static size_t ws_start_before(const char *s, size_t a, size_t i)
         const unsigned char *u = (const unsigned char *)s;
         while (j > lim && (u[j] & 0xC0) == 0x80) j--;
         int32_t cp;
-        size_t k = fokus_py_utf8(u + j, i - j, &cp);
-        if (j + k != i || !fokus_py_isspace(cp)) break;
+        size_t k = fokus_prompt_py_utf8(u + j, i - j, &cp);
+        if (j + k != i || !fokus_prompt_py_isspace(cp)) break;
         i = j;
     }
     return i;
@@ -473,13 +473,13 @@ static fokus_status and_part(const char *s, size_t a, size_t b, fokus_segments *
                 continue;
             }
             int32_t cp;
-            size_t k = fokus_py_utf8((const unsigned char *)s + i, b - i, &cp);
-            if (fokus_py_decimal(cp) < 0) break;
+            size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, b - i, &cp);
+            if (fokus_prompt_py_decimal(cp) < 0) break;
             digits++;
             i += k;
         }
         double v;
-        if (digits && dots <= 1 && skip_ws(s, i, b) == b && fokus_py_float(s + n0, i - n0, &v)) {
+        if (digits && dots <= 1 && skip_ws(s, i, b) == b && fokus_prompt_py_float(s + n0, i - n0, &v)) {
             w = v;
             end = ws_start_before(s, a, c);
         }
@@ -499,7 +499,7 @@ fokus_status fokus_prompt_and(const char *text, size_t len, fokus_segments *out,
         const char *hit = memmem(text + i, len - i, "AND", 3);
         if (!hit) break;
         size_t q = (size_t)(hit - text);
-        if (fokus_py_boundary(text, len, q) && fokus_py_boundary(text, len, q + 3)) {
+        if (fokus_prompt_py_boundary(text, len, q) && fokus_prompt_py_boundary(text, len, q + 3)) {
             if (and_part(text, start, q, &res) != FOKUS_OK) goto oom;
             start = i = q + 3;
         } else {

@@ -210,7 +210,71 @@ static double mul_run(run_cache *cache, double v, double m, int64_t n)
     return c->cur;
 }
 
-static void resolve_weights(parser *P)
+/* Memo of walk states (value, round node, square node) -> final weight. Groups that
+ * differ only in their innermost brackets ("(a)(a)(a)" deep inside other brackets)
+ * reach the same state after a step or two and then share the rest of the walk. */
+typedef struct memo_slot {
+    uint64_t v;
+    int32_t r, s;
+    double result;
+    bool used;
+} memo_slot;
+
+typedef struct memo {
+    memo_slot *slot;
+    size_t mask, n;
+} memo;
+
+static size_t memo_hash(uint64_t v, int32_t r, int32_t s)
+{
+    uint64_t h = v * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uint32_t)r * 0xC2B2AE3D27D4EB4Full ^
+                 (uint64_t)(uint32_t)s * 0x165667B19E3779F9ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static const memo_slot *memo_find(const memo *m, uint64_t v, int32_t r, int32_t s)
+{
+    if (!m->slot) return NULL;
+    for (size_t h = memo_hash(v, r, s) & m->mask;; h = (h + 1) & m->mask) {
+        const memo_slot *e = &m->slot[h];
+        if (!e->used) return NULL;
+        if (e->v == v && e->r == r && e->s == s) return e;
+    }
+}
+
+static bool memo_put(memo *m, uint64_t v, int32_t r, int32_t s, double result)
+{
+    if (2 * (m->n + 1) > m->mask + 1 || !m->slot) {
+        size_t cap = m->slot ? 2 * (m->mask + 1) : 1024;
+        memo_slot *ns = calloc(cap, sizeof *ns);
+        if (!ns) return false;
+        for (size_t i = 0; m->slot && i <= m->mask; i++) {
+            memo_slot *e = &m->slot[i];
+            if (!e->used) continue;
+            size_t h = memo_hash(e->v, e->r, e->s) & (cap - 1);
+            while (ns[h].used) h = (h + 1) & (cap - 1);
+            ns[h] = *e;
+        }
+        free(m->slot);
+        m->slot = ns;
+        m->mask = cap - 1;
+    }
+    size_t h = memo_hash(v, r, s) & m->mask;
+    while (m->slot[h].used) {
+        if (m->slot[h].v == v && m->slot[h].r == r && m->slot[h].s == s) return true;
+        h = (h + 1) & m->mask;
+    }
+    m->slot[h] = (memo_slot){v, r, s, result, true};
+    m->n++;
+    return true;
+}
+
+/* Multiplications allowed before giving up. Reached only by inputs built to defeat
+ * the sharing above: thousands of distinct weights nested thousands of levels deep
+ * under alternating or explicit multipliers (A1111 itself needs hours there). */
+#define WEIGHT_WORK_MAX ((int64_t)1 << 29)
+
+static fokus_status resolve_weights(parser *P, fokus_error *err)
 {
     bracket *br = P->br;
     /* parents come before children, so one forward pass builds the run tables */
@@ -231,13 +295,40 @@ static void resolve_weights(parser *P)
     }
     run_cache cache[RUN_CACHE];
     memset(cache, 0, sizeof cache);
+    memo M = {0};
+    int64_t work = 0;
+    enum { KEEP = 4 };
     for (size_t g = 0; g < P->ngrp; g++) {
         int32_t r = P->grp[g].top_round, s = P->grp[g].top_square;
         double v = 1.0;
-        for (;;) {
+        uint64_t kv[KEEP + 1];
+        int32_t kr[KEEP + 1], ks[KEEP + 1];
+        int nk = 0;
+        bool hit = false;
+        for (int step = 0;; step++) {
+            /* shared walks meet within the first steps (past the group's own
+             * brackets); probing later would cost a cache miss per multiplication */
+            const memo_slot *e = step <= 2 * KEEP ? memo_find(&M, bits(v), r, s) : NULL;
+            if (e) {
+                v = e->result;
+                hit = true;
+                break;
+            }
+            if (nk <= KEEP) {
+                kv[nk] = bits(v);
+                kr[nk] = r;
+                ks[nk++] = s;
+            }
             int64_t cr = r >= 0 ? br[r].close : NEVER;
             int64_t cs = s >= 0 ? br[s].close : NEVER;
             if (cr == NEVER && cs == NEVER) break;
+            if (++work > WEIGHT_WORK_MAX) {
+                free(M.slot);
+                return fokus_fail(err, FOKUS_ERANGE,
+                                  "prompt_parse: resolving the weights needs more than %lld multiplications "
+                                  "(%zu groups of text under brackets nested up to %lld deep)",
+                                  (long long)WEIGHT_WORK_MAX, P->ngrp, (long long)P->nbr);
+            }
             int32_t *x = cr < cs ? &r : &s;
             int64_t other = cr < cs ? cs : cr;
             const bracket *b = &br[*x];
@@ -249,11 +340,21 @@ static void resolve_weights(parser *P)
                 *x = b->parent;
             }
         }
-        /* then the brackets never closed: all round ones (x1.1), then square ones */
-        if (r >= 0) v = mul_run(cache, v, ROUND_MULT, br[r].depth);
-        if (s >= 0) v = mul_run(cache, v, SQUARE_MULT, br[s].depth);
+        if (!hit) {
+            /* then the brackets never closed: all round ones (x1.1), then square ones */
+            if (r >= 0) v = mul_run(cache, v, ROUND_MULT, br[r].depth);
+            if (s >= 0) v = mul_run(cache, v, SQUARE_MULT, br[s].depth);
+        }
+        for (int i = 0; i < nk; i++) {
+            if (!memo_put(&M, kv[i], kr[i], ks[i], v)) {
+                free(M.slot);
+                return fokus_fail(err, FOKUS_ENOMEM, "prompt_parse: out of memory");
+            }
+        }
         P->grp[g].weight = v;
     }
+    free(M.slot);
+    return FOKUS_OK;
 }
 
 /* Length of A1111's weight token ":([+-]?[.\d]+)\)" at s[0..n) (s[0] == ':'), or 0;
@@ -361,7 +462,7 @@ fokus_status fokus_prompt_parse_a1111(const char *s, size_t n, fokus_segments *o
             goto done;
         }
     }
-    resolve_weights(&P);
+    if ((st = resolve_weights(&P, err)) != FOKUS_OK) goto done;
 
     fokus_segments res = {0};
     if (P.nent == 0) {

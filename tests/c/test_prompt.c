@@ -441,6 +441,32 @@ static void test_huge(void)
         CHECK_MSG(dt < 20, "1 MB of \"%s\" took %.1f s", units[u], dt);
         free(s);
     }
+    /* inputs built against the sharing of walks: alternating ([ nesting 100k deep with
+     * 50k groups inside -- shared, fast; with 50k distinct explicit weights inside the
+     * closed nest every group needs its own 200k multiplications: ERANGE, bounded */
+    {
+        char *p = malloc(2 * MB);
+        size_t m = 0;
+        for (int i = 0; i < 100000; i++) p[m++] = '(', p[m++] = '[';
+        for (int i = 0; i < 50000; i++) memcpy(p + m, "(a)", 3), m += 3;
+        for (int i = 0; i < 100000; i++) p[m++] = ']', p[m++] = ')';
+        fokus_segments seg = {0};
+        double t0 = fokus_clock();
+        CHECK(fokus_prompt_parse(p, m, FOKUS_SYNTAX_A1111, &seg, NULL) == FOKUS_OK && seg.n == 1);
+        fokus_segments_free(&seg);
+        m = 0;
+        for (int i = 0; i < 100000; i++) p[m++] = '(', p[m++] = '[';
+        for (int i = 0; i < 50000; i++) m += (size_t)sprintf(p + m, "(a:1.%05d)", i);
+        size_t open_end = m;
+        fokus_error e = {{0}};
+        CHECK(fokus_prompt_parse(p, open_end, FOKUS_SYNTAX_A1111, &seg, &e) == FOKUS_OK);
+        fokus_segments_free(&seg);
+        for (int i = 0; i < 100000; i++) p[m++] = ']', p[m++] = ')';
+        CHECK(fokus_prompt_parse(p, m, FOKUS_SYNTAX_A1111, &seg, &e) == FOKUS_ERANGE && seg.n == 0);
+        CHECK(strstr(e.msg, "multiplications") != NULL);
+        printf("# adversarial nesting (3 prompts of ~1 MB): %.3f s\n", fokus_clock() - t0);
+        free(p);
+    }
     /* exactness on "(a(a(a...": the k-th "a" (0-based) has 1.1 multiplied k+1 times in
      * sequence (A1111 multiplies the unclosed brackets one after the other); equal
      * neighbours merge, which only happens once the products reach inf */

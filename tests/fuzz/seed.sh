@@ -51,5 +51,17 @@ PY
     fi
     printf '\002{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b", ["a", "b"]]}, "added_tokens": [{"id": 1, "content": "<|endoftext|>"}]}' > "$dir/tok_small"
     ;;
+fuzz_prompt)
+    # every prompt of the weight oracle (JSON-escaped text is fine as fuzz input)
+    if [ -f "$shared/oracles/prompt_weights_dev.jsonl" ]; then
+        i=0
+        while IFS= read -r line; do
+            i=$((i + 1))
+            printf '%s' "$line" | sed -e 's/^{"text": "//' -e 's/", "a1111".*$//' > "$dir/oracle_$i"
+        done < "$shared/oracles/prompt_weights_dev.jsonl"
+    fi
+    printf 'a [b:c:0.5] [d|e|] (f:1.2) AND g :0.7 BREAK h' > "$dir/syntax"
+    printf '((((a:1.1)):2) [[b]] \\( \\)' > "$dir/nest"
+    ;;
 esac
 exit 0

@@ -12,7 +12,9 @@ case "$target" in
     done ;;
   fuzz_bpe|fuzz_prompt|fuzz_schedule)
     "$seed" "$shared/oracles/clip_tokens_dev.jsonl" text "$dir" >/dev/null
-    "$seed" "$shared/oracles/prompt_weights_dev.jsonl" text "$dir" >/dev/null ;;
+    "$seed" "$shared/oracles/prompt_weights_dev.jsonl" text "$dir" >/dev/null
+    printf 'a [b:c:0.5] [d|e|] (f:1.2) AND g :0.7 BREAK h' > "$dir/syntax"
+    printf '((((a:1.1)):2) [[b]] \\( \\)' > "$dir/nest" ;;
   fuzz_vocab)
     # fuzz_vocab's first byte picks the format: 0 OpenAI merges text, 1 vocab.json NUL
     # merges.txt, 2 tokenizer.json

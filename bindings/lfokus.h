@@ -19,6 +19,7 @@
 #include "../core/fokus.h"
 
 #define LF_TENSOR "fokus.Tensor"
+#define LF_TOKENIZER "fokus.Tokenizer"
 
 typedef struct lf_tensor {
     fokus_tensor t; /* owns one storage reference; zeroed once released */
@@ -65,5 +66,10 @@ void lf_open_tensor(lua_State *L);
 void lf_open_io(lua_State *L);
 void lf_open_attend(lua_State *L);
 void lf_open_image(lua_State *L);
+void lf_open_tokenizer(lua_State *L);
+void lf_open_prompt(lua_State *L);
+
+/* The tokenizer at `arg` (raises when it is not one, or is closed). */
+fokus_bpe *lf_checktokenizer(lua_State *L, int arg);
 
 #endif

@@ -401,6 +401,21 @@ void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
 /* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
 fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
 
+/* Applying prompt weights to encoder output (the "weight" node). */
+typedef enum fokus_weight_mode {
+    FOKUS_WEIGHT_NONE = 0,
+    FOKUS_WEIGHT_A1111,         /* z *= w, then restore each chunk's mean (A1111 "Original") */
+    FOKUS_WEIGHT_A1111_NONORM,  /* z *= w only (A1111 "No norm") */
+    FOKUS_WEIGHT_COMFY          /* z = (z - z_empty) * w + z_empty where w != 1 (ComfyUI) */
+} fokus_weight_mode;
+bool fokus_weight_mode_parse(const char *name, fokus_weight_mode *out);
+/* hidden [..., T, D] (T = n tokens, whole chunks of `chunk`, e.g. [1, 77*C, D]); w[n]
+ * per-token weights; empty [chunk, D] (any leading 1s) is the empty prompt's encoding,
+ * needed by FOKUS_WEIGHT_COMFY. out: a new f32 tensor shaped like hidden. */
+fokus_status fokus_weight_tokens(const fokus_tensor *hidden, const double *w, int64_t n, int64_t chunk,
+                                 fokus_weight_mode mode, const fokus_tensor *empty, fokus_tensor *out,
+                                 fokus_error *err);
+
 /* ------------------------------------------------------------------------------------
  * Images: attention maps as PNG heat maps
  * ---------------------------------------------------------------------------------- */

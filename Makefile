@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
+#   make test SANITIZE=1 BUILD=build-asan   everything under ASan + UBSan
 
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -39,6 +40,11 @@ ARCH_FLAGS  := -march=native
 endif
 
 OPT         ?= -O3
+ifeq ($(SANITIZE),1)
+# make test SANITIZE=1 BUILD=build-asan: ASan + UBSan build of everything
+OPT         := -O1 -g -fno-omit-frame-pointer
+EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH_FLAGS) $(WARN) -fPIC -pthread \
                -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF $(EXTRA_CFLAGS)
@@ -46,7 +52,7 @@ DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
 
 CORE_SRC    := $(sort $(wildcard core/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
-BIND_SRC    := $(sort $(wildcard bindings/*.c))
+BIND_SRC    := $(filter-out bindings/host.c,$(sort $(wildcard bindings/*.c)))
 BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -96,9 +102,9 @@ $(MODULE): $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -pthread -o $@ $(BIND_OBJ) $(LIB) $(DEP_LIBS)
 
-$(HOST): host/fokus.c $(BIND_OBJ) $(LIB)
+$(HOST): bindings/host.c $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ host/fokus.c \
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ bindings/host.c \
 	  $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(DEP_LIBS) -Wl,-E
 
 $(BUILD)/tests/%: tests/c/%.c $(LIB) tests/c/check.h

@@ -35,6 +35,7 @@ typedef struct scratch_buf {
 typedef struct worker_arg {
     fokus_ctx *ctx;
     int id;
+    unsigned long long start_generation; /* jobs after this one are ours */
 } worker_arg;
 
 struct fokus_ctx {
@@ -99,7 +100,8 @@ static void *worker_main(void *p)
 {
     worker_arg *wa = (worker_arg *)p;
     fokus_ctx *ctx = wa->ctx;
-    unsigned long long seen = atomic_load(&ctx->generation);
+    /* not the current generation: a job may be posted before this thread first runs */
+    unsigned long long seen = wa->start_generation;
     for (;;) {
         unsigned long long g;
         int spins = 0;
@@ -170,6 +172,7 @@ static fokus_status start_workers(fokus_ctx *ctx, int n, fokus_error *err)
         for (int i = 0; i < n - 1; i++) {
             ctx->wargs[i].ctx = ctx;
             ctx->wargs[i].id = i + 1;
+            ctx->wargs[i].start_generation = atomic_load(&ctx->generation);
             int rc = pthread_create(&ctx->threads[i], NULL, worker_main, &ctx->wargs[i]);
             if (rc != 0) {
                 ctx->nthreads = i + 1; /* the ones that did start */

@@ -1,0 +1,261 @@
+/* The Lua module `fokus.core`: the per-state context, error translation and option
+ * checking shared by every part of the binding. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lfokus.h"
+
+#define LF_CONTEXT "fokus.Context"
+
+typedef struct lf_context {
+    fokus_ctx *ctx;
+} lf_context;
+
+/* The context lives in the registry under a light key: one per Lua state, so two
+ * states in two threads never share a pool. */
+static const char ctx_key = 0;
+
+fokus_ctx *lf_ctx(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key);
+    lf_context *c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!c || !c->ctx) luaL_error(L, "fokus: context is closed");
+    return c->ctx;
+}
+
+static int context_gc(lua_State *L)
+{
+    lf_context *c = luaL_checkudata(L, 1, LF_CONTEXT);
+    fokus_ctx_free(c->ctx);
+    c->ctx = NULL;
+    return 0;
+}
+
+int lf_argerror(lua_State *L, int arg, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return luaL_argerror(L, arg, buf);
+}
+
+int lf_raise(lua_State *L, const fokus_error *err)
+{
+    return luaL_error(L, "%s", err->msg);
+}
+
+int lf_status(lua_State *L, fokus_status st, const fokus_error *err, const char *prefix)
+{
+    if (st == FOKUS_EINVAL || st == FOKUS_ERANGE) return lf_raise(L, err);
+    luaL_pushfail(L);
+    if (prefix)
+        lua_pushfstring(L, "%s: %s", prefix, err->msg);
+    else
+        lua_pushstring(L, err->msg);
+    return 2;
+}
+
+/* ---------------------------------------------------------------- options */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la >= 63 || lb >= 63) return 99;
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+void lf_checkopts(lua_State *L, int arg, const char *fname, const char *const *known)
+{
+    if (lua_isnoneornil(L, arg)) return;
+    if (!lua_istable(L, arg))
+        lf_argerror(L, arg, "options: expected a table, got %s", luaL_typename(L, arg));
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
+        const char *k = lua_tostring(L, -1);
+        const char *best = NULL;
+        size_t bestd = 99;
+        bool ok = false;
+        for (const char *const *p = known; *p; p++) {
+            if (strcmp(*p, k) == 0) ok = true;
+            size_t d = edit_distance(*p, k);
+            if (d < bestd) {
+                bestd = d;
+                best = *p;
+            }
+        }
+        if (!ok) {
+            if (best && bestd <= 2)
+                luaL_error(L, "%s: unknown option '%s' (did you mean '%s'?)", fname, k, best);
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (const char *const *p = known; *p; p++) {
+                if (p != known) luaL_addstring(&b, ", ");
+                luaL_addstring(&b, *p);
+            }
+            luaL_pushresult(&b);
+            luaL_error(L, "%s: unknown option '%s' (known: %s)", fname, k, lua_tostring(L, -1));
+        }
+    }
+}
+
+/* Pushes opts[key] and returns its type (LUA_TNIL when there is no table). */
+static int getopt(lua_State *L, int arg, const char *key)
+{
+    if (!lua_istable(L, arg)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, arg, key);
+}
+
+static void opt_type_error(lua_State *L, const char *fname, const char *key, const char *want)
+{
+    luaL_error(L, "%s: option '%s' must be %s, got %s", fname, key, want, luaL_typename(L, -1));
+}
+
+int lf_optbool(lua_State *L, int arg, const char *fname, const char *key, int def)
+{
+    int t = getopt(L, arg, key);
+    int v = def;
+    if (t == LUA_TBOOLEAN)
+        v = lua_toboolean(L, -1);
+    else if (t != LUA_TNIL)
+        opt_type_error(L, fname, key, "a boolean");
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Number lf_optnumber(lua_State *L, int arg, const char *fname, const char *key, lua_Number def)
+{
+    int t = getopt(L, arg, key);
+    lua_Number v = def;
+    if (t == LUA_TNUMBER)
+        v = lua_tonumber(L, -1);
+    else if (t != LUA_TNIL)
+        opt_type_error(L, fname, key, "a number");
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer lf_optinteger(lua_State *L, int arg, const char *fname, const char *key, lua_Integer def)
+{
+    int t = getopt(L, arg, key);
+    lua_Integer v = def;
+    if (t == LUA_TNUMBER) {
+        int isint;
+        v = lua_tointegerx(L, -1, &isint);
+        if (!isint) luaL_error(L, "%s: option '%s' must be an integer, got %s", fname, key, lua_tostring(L, -1));
+    } else if (t != LUA_TNIL) {
+        opt_type_error(L, fname, key, "an integer");
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *lf_optstring(lua_State *L, int arg, const char *fname, const char *key, const char *def)
+{
+    int t = getopt(L, arg, key);
+    const char *v = def;
+    if (t == LUA_TSTRING)
+        v = lua_tostring(L, -1); /* anchored in the options table */
+    else if (t != LUA_TNIL)
+        opt_type_error(L, fname, key, "a string");
+    lua_pop(L, 1);
+    return v;
+}
+
+fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char *key)
+{
+    int t = getopt(L, arg, key);
+    fokus_tensor *v = NULL;
+    if (t != LUA_TNIL) {
+        v = lf_totensor(L, -1);
+        if (!v) opt_type_error(L, fname, key, "a fokus.Tensor");
+    }
+    lua_pop(L, 1); /* the tensor stays referenced by the options table */
+    return v;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static int l_threads(lua_State *L)
+{
+    fokus_ctx *ctx = lf_ctx(L);
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer n = luaL_checkinteger(L, 1);
+        if (n < 0 || n > 1024) lf_argerror(L, 1, "expected 0..1024 threads (0 = online cores), got %d", (int)n);
+        fokus_error err;
+        fokus_status st = fokus_ctx_set_threads(ctx, (int)n, &err);
+        if (st != FOKUS_OK) return lf_raise(L, &err);
+    }
+    lua_pushinteger(L, fokus_ctx_threads(ctx));
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    lua_pushnumber(L, fokus_clock());
+    return 1;
+}
+
+static int l_cores(lua_State *L)
+{
+    lua_pushinteger(L, fokus_online_cores());
+    return 1;
+}
+
+__attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
+{
+    luaL_checkversion(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_key);
+    bool have = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (!have) {
+        lf_context *c = lua_newuserdatauv(L, sizeof *c, 0);
+        c->ctx = NULL;
+        if (luaL_newmetatable(L, LF_CONTEXT)) {
+            lua_pushcfunction(L, context_gc);
+            lua_setfield(L, -2, "__gc");
+            lua_pushcfunction(L, context_gc);
+            lua_setfield(L, -2, "__close");
+        }
+        lua_setmetatable(L, -2);
+        fokus_error err;
+        if (fokus_ctx_new(&c->ctx, 0, &err) != FOKUS_OK) return lf_raise(L, &err);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_key);
+    }
+    static const luaL_Reg funcs[] = {
+        {"threads", l_threads},
+        {"clock", l_clock},
+        {"cores", l_cores},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    lua_pushstring(L, FOKUS_VERSION);
+    lua_setfield(L, -2, "version");
+    lf_open_tensor(L);
+    lf_open_io(L);
+    lf_open_attend(L);
+    lf_open_image(L);
+    return 1;
+}

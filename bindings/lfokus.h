@@ -1,0 +1,69 @@
+/*
+ * Shared helpers of the Lua binding (the module `fokus.core`).
+ *
+ * The binding only translates: it checks arguments, wraps core objects as userdata and
+ * turns status codes into Lua errors. Programmer errors (wrong types, shapes, unknown
+ * options) raise; environmental failures (missing file, corrupt data) return
+ * nil, "path: reason" like io.open.
+ *
+ * Object lifetime: every Lua object is a full userdata with __gc and __close (the same
+ * idempotent body). Tensor views keep their parent alive through the refcount of the
+ * core storage (fokus_tensor owns one reference), not through user values.
+ */
+#ifndef LFOKUS_H
+#define LFOKUS_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../core/fokus.h"
+
+#define LF_TENSOR "fokus.Tensor"
+
+typedef struct lf_tensor {
+    fokus_tensor t; /* owns one storage reference; zeroed once released */
+} lf_tensor;
+
+/* The context (thread pool, scratch) of this Lua state, created by luaopen_fokus_core. */
+fokus_ctx *lf_ctx(lua_State *L);
+
+/* Raises "bad argument #arg to 'fname' (message)" with a printf-style message. */
+int lf_argerror(lua_State *L, int arg, const char *fmt, ...);
+
+/* Raises a Lua error with err->msg for programmer errors (FOKUS_EINVAL, FOKUS_ERANGE),
+ * or pushes nil, "prefix: msg" and returns 2 for environmental ones (I/O, format,
+ * memory). Use as: `if (st != FOKUS_OK) return lf_status(L, st, &err, path);` */
+int lf_status(lua_State *L, fokus_status st, const fokus_error *err, const char *prefix);
+
+/* Raises the message of a failed core call (any status). */
+int lf_raise(lua_State *L, const fokus_error *err);
+
+/* Tensors */
+fokus_tensor *lf_checktensor(lua_State *L, int arg, const char *name);
+fokus_tensor *lf_totensor(lua_State *L, int arg);   /* NULL when not a live Tensor */
+/* Pushes a new Tensor userdata that takes over `t`'s reference (t is zeroed). */
+void lf_pushtensor(lua_State *L, fokus_tensor *t);
+/* Reads a shape array {n1, n2, ...} (or varargs of integers starting at arg). */
+int lf_checkshape(lua_State *L, int arg, const char *fname, int64_t shape[FOKUS_MAX_DIMS]);
+fokus_dtype lf_checkdtype(lua_State *L, int arg, const char *fname);
+/* Pushes a shape as a Lua array. */
+void lf_pushshape(lua_State *L, const fokus_tensor *t);
+
+/* Option tables: checks that the table at `arg` (nil allowed) has only keys from
+ * `known` (NULL-terminated); raises "fname: unknown option 'casual' (did you mean
+ * 'causal'?)" otherwise. Then the getters read one typed field each; a field of the
+ * wrong type raises "fname: option 'x' must be a <type>, got <type>". */
+void lf_checkopts(lua_State *L, int arg, const char *fname, const char *const *known);
+int lf_optbool(lua_State *L, int arg, const char *fname, const char *key, int def);
+lua_Number lf_optnumber(lua_State *L, int arg, const char *fname, const char *key, lua_Number def);
+lua_Integer lf_optinteger(lua_State *L, int arg, const char *fname, const char *key, lua_Integer def);
+const char *lf_optstring(lua_State *L, int arg, const char *fname, const char *key, const char *def);
+fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char *key);
+
+/* Registration of each part of the module into the table on top of the stack. */
+void lf_open_tensor(lua_State *L);
+void lf_open_io(lua_State *L);
+void lf_open_attend(lua_State *L);
+void lf_open_image(lua_State *L);
+
+#endif

@@ -15,8 +15,6 @@
 #define FOKUS_GEMM_KERNEL_H
 
 #include <stdint.h>
-#include <string.h>
-
 #include "fokus.h"
 
 /* Register tile: MR rows of A times NR = 16*NV columns of B, MR*NV accumulators.
@@ -56,41 +54,12 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
 void fokus_gemm_pack_b(const void *B, fokus_dtype dt, int b_trans, int64_t ldb, int64_t p0, int64_t kc,
                        int64_t j0, int64_t nb, float *dst);
 
-/* Scalar widening, exact (also used by the reference and edge loops). */
-static inline float fokus_gemm_h2f(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else if (man == 0) {
-        bits = sign;
-    } else {
-        /* subnormal: value = man * 2^-24, exact in f32 */
-        float f = (float)man * 5.9604644775390625e-8f;
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static inline float fokus_gemm_bf2f(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* op-free element load: element `idx` of a B array of dtype dt, widened. */
+/* Element `idx` of a B array of dtype dt, widened (exactly). For edges and the reference. */
 static inline float fokus_gemm_b_at(const void *B, fokus_dtype dt, int64_t idx)
 {
     switch (dt) {
-    case FOKUS_F16: return fokus_gemm_h2f(((const uint16_t *)B)[idx]);
-    case FOKUS_BF16: return fokus_gemm_bf2f(((const uint16_t *)B)[idx]);
+    case FOKUS_F16: return fokus_f16_to_f32(((const uint16_t *)B)[idx]);
+    case FOKUS_BF16: return fokus_bf16_to_f32(((const uint16_t *)B)[idx]);
     default: return ((const float *)B)[idx];
     }
 }

@@ -264,6 +264,248 @@ static void test_reference(void)
     CHECK(C[0] == 0.5f && C[1] == 13.0f && C[2] == 2.0f && C[3] == 28.0f);
 }
 
+
+/* ---------------------------------------------------------------- tensor forms */
+
+static void fill_random(fokus_tensor *t)
+{
+    int64_t n = fokus_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) fokus_tensor_set(t, i, rnd_f());
+}
+
+static fokus_tensor make(fokus_dtype dt, int ndim, const int64_t *shape)
+{
+    fokus_tensor t = {0};
+    fokus_error err;
+    if (fokus_tensor_new(&t, dt, ndim, shape, &err) != FOKUS_OK) {
+        fprintf(stderr, "tensor_new: %s\n", err.msg);
+        exit(1);
+    }
+    fill_random(&t);
+    return t;
+}
+
+/* Flat row-major index of t for the multi-index `idx` of a broadcast shape of `nd`
+ * dims (aligned from the right; size-1 dims of t read index 0). */
+static int64_t flat_of(const fokus_tensor *t, int nd, const int64_t *idx)
+{
+    int64_t f = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        int64_t v = idx[i + nd - t->ndim];
+        f = f * t->shape[i] + (t->shape[i] == 1 ? 0 : v);
+    }
+    return f;
+}
+
+/* out must equal a · b (batched, broadcast) within the GEMM tolerance; returns #bad. */
+static int64_t check_matmul_result(const fokus_tensor *a, const fokus_tensor *b, const fokus_tensor *out)
+{
+    const int nd = out->ndim;
+    const int64_t M = out->shape[nd - 2], N = out->shape[nd - 1], K = a->shape[a->ndim - 1];
+    int64_t total = fokus_tensor_numel(out), bad = 0;
+    int64_t idx[FOKUS_MAX_DIMS], ia[FOKUS_MAX_DIMS], ib[FOKUS_MAX_DIMS];
+    for (int64_t f = 0; f < total; f++) {
+        int64_t r = f;
+        for (int i = nd - 1; i >= 0; i--) {
+            idx[i] = r % out->shape[i];
+            r /= out->shape[i];
+        }
+        memcpy(ia, idx, sizeof idx);
+        memcpy(ib, idx, sizeof idx);
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < K; k++) {
+            ia[nd - 1] = k;
+            ib[nd - 2] = k;
+            double p = fokus_tensor_get(a, flat_of(a, nd, ia)) * fokus_tensor_get(b, flat_of(b, nd, ib));
+            s += p;
+            mag += fabs(p);
+        }
+        (void)M; (void)N;
+        double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
+        if (!(fabs(fokus_tensor_get(out, f) - s) <= tol)) bad++;
+    }
+    return bad;
+}
+
+static void test_matmul(void)
+{
+    fokus_error err;
+    static const fokus_dtype dts[3] = {FOKUS_F32, FOKUS_F16, FOKUS_BF16};
+    for (int d = 0; d < 3; d++) {
+        /* [2,1,5,7] x [3,7,19] -> [2,3,5,19], b of every dtype used in place */
+        fokus_tensor a = make(FOKUS_F32, 4, (int64_t[]){2, 1, 5, 7});
+        fokus_tensor b = make(dts[d], 3, (int64_t[]){3, 7, 19});
+        fokus_tensor out = {0};
+        CHECK(fokus_matmul(ctx2, &a, &b, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 4 && out.shape[0] == 2 && out.shape[1] == 3 && out.shape[2] == 5 && out.shape[3] == 19);
+        CHECK(out.dtype == FOKUS_F32);
+        CHECK_EQ_INT(check_matmul_result(&a, &b, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* b shared by every batch entry (the folded single-GEMM path): [4,33,40] x [40,50] */
+        fokus_tensor a2 = make(dts[(d + 1) % 3], 3, (int64_t[]){4, 33, 40});
+        fokus_tensor b2 = make(dts[d], 2, (int64_t[]){40, 50});
+        CHECK(fokus_matmul(ctx2, &a2, &b2, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 3 && out.shape[0] == 4 && out.shape[1] == 33 && out.shape[2] == 50);
+        CHECK_EQ_INT(check_matmul_result(&a2, &b2, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* b as a transposed view (column-contiguous: the b_trans path), a as a narrowed view */
+        fokus_tensor bt = make(dts[d], 3, (int64_t[]){3, 50, 40}), btv = {0}, av = {0};
+        CHECK(fokus_tensor_permute(&btv, &bt, (int[]){0, 2, 1}, &err) == FOKUS_OK); /* [3,40,50] */
+        CHECK(fokus_tensor_narrow(&av, &a2, 1, 3, 20, &err) == FOKUS_OK);            /* [4,20,40] */
+        fokus_tensor a3 = {0};
+        CHECK(fokus_tensor_narrow(&a3, &av, 0, 1, 3, &err) == FOKUS_OK);             /* [3,20,40] */
+        CHECK(fokus_matmul(ctx1, &a3, &btv, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 3 && out.shape[0] == 3 && out.shape[1] == 20 && out.shape[2] == 50);
+        CHECK_EQ_INT(check_matmul_result(&a3, &btv, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* a fully strided (permuted) left operand and b with neither unit stride (copied) */
+        fokus_tensor ap = {0}, bp = {0}, bq = {0};
+        CHECK(fokus_tensor_permute(&ap, &b2, (int[]){1, 0}, &err) == FOKUS_OK);   /* [50,40], strided */
+        fokus_tensor b4 = make(dts[d], 3, (int64_t[]){40, 2, 9});
+        CHECK(fokus_tensor_select(&bp, &b4, 1, 1, &err) == FOKUS_OK);              /* [40,9], strides (18, 1) */
+        CHECK(fokus_tensor_narrow(&bq, &b4, 2, 0, 1, &err) == FOKUS_OK);
+        CHECK(fokus_matmul(ctx2, &ap, &bp, &out, &err) == FOKUS_OK);
+        CHECK_EQ_INT(check_matmul_result(&ap, &bp, &out), 0);
+        fokus_tensor_release(&out);
+
+        fokus_tensor_release(&a); fokus_tensor_release(&b); fokus_tensor_release(&a2); fokus_tensor_release(&b2);
+        fokus_tensor_release(&bt); fokus_tensor_release(&btv); fokus_tensor_release(&av); fokus_tensor_release(&a3);
+        fokus_tensor_release(&ap); fokus_tensor_release(&bp); fokus_tensor_release(&bq); fokus_tensor_release(&b4);
+    }
+    /* a permuted b whose matrices have no unit stride at all: [K,N] view with strides (1*?, ...) */
+    {
+        fokus_tensor base = make(FOKUS_F16, 3, (int64_t[]){6, 5, 2}), v = {0}, sel = {0}, a = make(FOKUS_F32, 2, (int64_t[]){3, 6});
+        fokus_tensor out = {0};
+        CHECK(fokus_tensor_select(&sel, &base, 2, 1, &err) == FOKUS_OK); /* [6,5] strides (10, 2) */
+        CHECK(fokus_matmul(ctx1, &a, &sel, &out, &err) == FOKUS_OK);
+        CHECK_EQ_INT(check_matmul_result(&a, &sel, &out), 0);
+        fokus_tensor_release(&out);
+        fokus_tensor_release(&base); fokus_tensor_release(&v); fokus_tensor_release(&sel); fokus_tensor_release(&a);
+    }
+    /* errors: inner dims, batch broadcast, 1-d, integer dtype; out stays empty */
+    {
+        fokus_tensor a = make(FOKUS_F32, 3, (int64_t[]){2, 3, 4}), b = make(FOKUS_F32, 3, (int64_t[]){3, 4, 5});
+        fokus_tensor c = make(FOKUS_F32, 2, (int64_t[]){5, 6}), v = make(FOKUS_F32, 1, (int64_t[]){4});
+        fokus_tensor ii = make(FOKUS_I32, 2, (int64_t[]){4, 5});
+        fokus_tensor out = {0};
+        CHECK(fokus_matmul(ctx1, &a, &b, &out, &err) == FOKUS_EINVAL);
+        CHECK(strstr(err.msg, "broadcast") != NULL);
+        CHECK(fokus_matmul(ctx1, &a, &c, &out, &err) == FOKUS_EINVAL);
+        CHECK(strstr(err.msg, "inner dims 4 and 5") != NULL);
+        CHECK(fokus_matmul(ctx1, &a, &v, &out, &err) == FOKUS_EINVAL);
+        CHECK(fokus_matmul(ctx1, &a, &ii, &out, &err) == FOKUS_EINVAL);
+        CHECK(out.storage == NULL);
+        fokus_tensor_release(&a); fokus_tensor_release(&b); fokus_tensor_release(&c); fokus_tensor_release(&v);
+        fokus_tensor_release(&ii);
+    }
+    /* empty batch and K = 0 */
+    {
+        fokus_tensor a = make(FOKUS_F32, 3, (int64_t[]){0, 3, 4}), b = make(FOKUS_F32, 2, (int64_t[]){4, 5});
+        fokus_tensor a0 = make(FOKUS_F32, 2, (int64_t[]){3, 0}), b0 = make(FOKUS_F32, 2, (int64_t[]){0, 5});
+        fokus_tensor out = {0};
+        CHECK(fokus_matmul(ctx2, &a, &b, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 3 && out.shape[0] == 0 && out.shape[2] == 5);
+        fokus_tensor_release(&out);
+        CHECK(fokus_matmul(ctx2, &a0, &b0, &out, &err) == FOKUS_OK);
+        CHECK(out.shape[0] == 3 && out.shape[1] == 5 && fokus_tensor_get(&out, 14) == 0.0);
+        fokus_tensor_release(&out);
+        fokus_tensor_release(&a); fokus_tensor_release(&b); fokus_tensor_release(&a0); fokus_tensor_release(&b0);
+    }
+}
+
+/* out must equal x · wᵀ + b; returns #bad. */
+static int64_t check_linear_result(const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
+                                   const fokus_tensor *out)
+{
+    const int64_t N = w->shape[0], K = w->shape[1], rows = fokus_tensor_numel(x) / (K ? K : 1);
+    int64_t bad = 0;
+    if (fokus_tensor_numel(out) != rows * N) return 1;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = b ? fokus_tensor_get(b, n) : 0, mag = fabs(s);
+            for (int64_t k = 0; k < K; k++) {
+                double p = fokus_tensor_get(x, r * K + k) * fokus_tensor_get(w, n * K + k);
+                s += p;
+                mag += fabs(p);
+            }
+            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
+            if (!(fabs(fokus_tensor_get(out, r * N + n) - s) <= tol)) bad++;
+        }
+    return bad;
+}
+
+static void test_linear(void)
+{
+    fokus_error err;
+    static const fokus_dtype dts[3] = {FOKUS_F32, FOKUS_F16, FOKUS_BF16};
+    for (int d = 0; d < 3; d++) {
+        fokus_tensor x = make(FOKUS_F32, 3, (int64_t[]){2, 77, 48});
+        fokus_tensor w = make(dts[d], 2, (int64_t[]){70, 48});
+        fokus_tensor b = make(dts[(d + 2) % 3], 1, (int64_t[]){70});
+        fokus_tensor out = {0};
+        CHECK(fokus_linear(ctx2, &x, &w, &b, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 3 && out.shape[0] == 2 && out.shape[1] == 77 && out.shape[2] == 70);
+        CHECK_EQ_INT(check_linear_result(&x, &w, &b, &out), 0);
+        fokus_tensor_release(&out);
+        CHECK(fokus_linear(ctx1, &x, &w, NULL, &out, &err) == FOKUS_OK);
+        CHECK_EQ_INT(check_linear_result(&x, &w, NULL, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* strided x (a permuted view: copied to f32) and x in f16 */
+        fokus_tensor xt = make(dts[d], 3, (int64_t[]){48, 5, 3}), xp = {0};
+        CHECK(fokus_tensor_permute(&xp, &xt, (int[]){2, 1, 0}, &err) == FOKUS_OK); /* [3,5,48] */
+        CHECK(fokus_linear(ctx2, &xp, &w, &b, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 3 && out.shape[0] == 3 && out.shape[1] == 5 && out.shape[2] == 70);
+        CHECK_EQ_INT(check_linear_result(&xp, &w, &b, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* x with padded rows (a narrowed view, used in place with lda > K) and w as the
+         * transpose of a [K, N] tensor and as a narrowed [N, K] view (ldb > K) */
+        fokus_tensor xw = make(FOKUS_F32, 2, (int64_t[]){9, 60}), xn = {0};
+        CHECK(fokus_tensor_narrow(&xn, &xw, 1, 5, 48, &err) == FOKUS_OK);
+        fokus_tensor wk = make(dts[d], 2, (int64_t[]){48, 70}), wkt = {0};
+        CHECK(fokus_tensor_permute(&wkt, &wk, (int[]){1, 0}, &err) == FOKUS_OK);
+        CHECK(fokus_linear(ctx2, &xn, &wkt, NULL, &out, &err) == FOKUS_OK);
+        CHECK_EQ_INT(check_linear_result(&xn, &wkt, NULL, &out), 0);
+        fokus_tensor_release(&out);
+        fokus_tensor wwide = make(dts[d], 2, (int64_t[]){70, 64}), wn = {0};
+        CHECK(fokus_tensor_narrow(&wn, &wwide, 1, 16, 48, &err) == FOKUS_OK);
+        CHECK(fokus_linear(ctx2, &xn, &wn, &b, &out, &err) == FOKUS_OK);
+        CHECK_EQ_INT(check_linear_result(&xn, &wn, &b, &out), 0);
+        fokus_tensor_release(&out);
+
+        /* 1-d x */
+        fokus_tensor x1 = make(FOKUS_F32, 1, (int64_t[]){48});
+        CHECK(fokus_linear(ctx1, &x1, &w, &b, &out, &err) == FOKUS_OK);
+        CHECK(out.ndim == 1 && out.shape[0] == 70);
+        CHECK_EQ_INT(check_linear_result(&x1, &w, &b, &out), 0);
+        fokus_tensor_release(&out);
+
+        fokus_tensor_release(&x); fokus_tensor_release(&w); fokus_tensor_release(&b); fokus_tensor_release(&xt);
+        fokus_tensor_release(&xp); fokus_tensor_release(&xw); fokus_tensor_release(&xn); fokus_tensor_release(&wk);
+        fokus_tensor_release(&wkt); fokus_tensor_release(&wwide); fokus_tensor_release(&wn); fokus_tensor_release(&x1);
+    }
+    /* errors */
+    {
+        fokus_tensor x = make(FOKUS_F32, 2, (int64_t[]){3, 8}), w = make(FOKUS_F32, 2, (int64_t[]){4, 7});
+        fokus_tensor w3 = make(FOKUS_F32, 3, (int64_t[]){1, 4, 8}), b = make(FOKUS_F32, 1, (int64_t[]){5});
+        fokus_tensor w8 = make(FOKUS_F32, 2, (int64_t[]){4, 8}), wi = make(FOKUS_I32, 2, (int64_t[]){4, 8});
+        fokus_tensor out = {0};
+        CHECK(fokus_linear(ctx1, &x, &w, NULL, &out, &err) == FOKUS_EINVAL);
+        CHECK(strstr(err.msg, "8 features") != NULL);
+        CHECK(fokus_linear(ctx1, &x, &w3, NULL, &out, &err) == FOKUS_EINVAL);
+        CHECK(fokus_linear(ctx1, &x, &w8, &b, &out, &err) == FOKUS_EINVAL);
+        CHECK(strstr(err.msg, "b must be [4]") != NULL);
+        CHECK(fokus_linear(ctx1, &x, &wi, NULL, &out, &err) == FOKUS_EINVAL);
+        CHECK(out.storage == NULL);
+        fokus_tensor_release(&x); fokus_tensor_release(&w); fokus_tensor_release(&w3); fokus_tensor_release(&b);
+        fokus_tensor_release(&w8); fokus_tensor_release(&wi);
+    }
+}
+
 int main(void)
 {
     fokus_error err;
@@ -277,6 +519,8 @@ int main(void)
     RUN(test_detects_errors);
     RUN(test_ragged_shapes);
     RUN(test_large_shapes);
+    RUN(test_matmul);
+    RUN(test_linear);
     fokus_ctx_free(ctx1);
     fokus_ctx_free(ctx2);
     return check_summary("gemm");

@@ -54,6 +54,27 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
 void fokus_gemm_pack_b(const void *B, fokus_dtype dt, int b_trans, int64_t ldb, int64_t p0, int64_t kc,
                        int64_t j0, int64_t nb, float *dst);
 
+/* Few-row products without packing (gemm_small.c). Computes columns [n0, n1) of C for
+ * all M rows. b_trans reads A from Apad: M rows of kpad floats (K rounded up to 16,
+ * zero-padded, 64-byte aligned); otherwise A/lda directly. */
+typedef struct gemm_small_args {
+    int64_t M, K;
+    const float *A;
+    int64_t lda;
+    const float *Apad;
+    int64_t kpad;
+    const void *B;
+    fokus_dtype bt;
+    int btrans;
+    int64_t ldb;
+    const float *bias;
+    int accumulate;
+    float *C;
+    int64_t ldc;
+} gemm_small_args;
+
+void fokus_gemm_small(const gemm_small_args *g, int64_t n0, int64_t n1);
+
 /* Element `idx` of a B array of dtype dt, widened (exactly). For edges and the reference. */
 static inline float fokus_gemm_b_at(const void *B, fokus_dtype dt, int64_t idx)
 {

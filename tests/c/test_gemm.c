@@ -187,12 +187,37 @@ static void test_large_shapes(void)
     printf("  large: worst error / tolerance = %.3g\n", worst);
 }
 
+/* Few rows (the unpacked path for M <= 8 / <= 4) and the rows just past it, with k
+ * and column tails, large enough for the 2-thread split. */
+static void test_small_rows(void)
+{
+    static const int64_t nk[][2] = {{301, 250}, {64, 1024}, {130, 17}, {5, 1000}};
+    double worst = 0;
+    int n = 0;
+    for (int64_t M = 1; M <= 10; M++)
+        for (size_t s = 0; s < sizeof nk / sizeof *nk; s++)
+            for (int v = 0; v < 6; v++) {
+                gemm_case g;
+                g.M = M; g.N = nk[s][0]; g.K = nk[s][1];
+                g.dt = (fokus_dtype[]){FOKUS_F32, FOKUS_F16, FOKUS_BF16}[v % 3];
+                g.trans = v / 3;
+                g.bias = (n % 2) == 0;
+                g.acc = (n % 3) == 0;
+                g.pad = (n % 4 == 1) ? 7 : 0;
+                int64_t bad = run_case((n % 2) ? ctx2 : ctx1, &g, false, &worst);
+                CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld dt=%d trans=%d bias=%d acc=%d: %lld bad", (long long)g.M,
+                          (long long)g.N, (long long)g.K, (int)g.dt, g.trans, g.bias, g.acc, (long long)bad);
+                n++;
+            }
+    printf("  small rows: %d cases, worst error / tolerance = %.3g\n", n, worst);
+}
+
 /* The comparison above must be able to fail: one perturbed element per case. */
 static void test_detects_errors(void)
 {
-    static const int64_t shapes[][3] = {{7, 17, 15}, {77, 100, 1000}, {2, 33, 77}};
-    for (size_t s = 0; s < 3; s++) {
-        gemm_case g = {shapes[s][0], shapes[s][1], shapes[s][2], FOKUS_F32, s == 1, true, false, 0};
+    static const int64_t shapes[][3] = {{7, 17, 15}, {77, 100, 1000}, {2, 33, 77}, {3, 500, 700}};
+    for (size_t s = 0; s < 4; s++) {
+        gemm_case g = {shapes[s][0], shapes[s][1], shapes[s][2], FOKUS_F32, s % 2 == 1, true, false, 0};
         CHECK(run_case(ctx2, &g, true, NULL) >= 1);
     }
 }
@@ -518,6 +543,7 @@ int main(void)
     RUN(test_edge_cases);
     RUN(test_detects_errors);
     RUN(test_ragged_shapes);
+    RUN(test_small_rows);
     RUN(test_large_shapes);
     RUN(test_matmul);
     RUN(test_linear);

@@ -48,7 +48,7 @@ SMALL_INLINE simde__m512 load16w(const void *p, fokus_dtype dt)
 }
 
 /* `count` (< 16) elements widened, the rest zero. */
-static simde__m512 load_part(const void *B, fokus_dtype dt, int64_t idx, int64_t stride, int count)
+SMALL_INLINE simde__m512 load_part(const void *B, fokus_dtype dt, int64_t idx, int64_t stride, int count)
 {
     float tmp[16] = {0};
     for (int i = 0; i < count; i++) tmp[i] = fokus_gemm_b_at(B, dt, idx + i * stride);

@@ -87,6 +87,7 @@ int main(int argc, char **argv)
     if (reps < 3) reps = 3;
     static const int64_t shapes[][3] = {
         {77, 3072, 768}, {77, 768, 768}, {1024, 1536, 1536}, {1024, 6144, 1536}, {2048, 2048, 2048},
+        {2, 6912, 1152}, /* adaLN modulation at batch 2 (the unpacked few-row path) */
     };
     const int nshapes = (int)(sizeof shapes / sizeof *shapes);
     int64_t maxa = 0, maxb = 0, maxc = 0;

@@ -17,6 +17,7 @@
  * M = 77, K = 768 that is 236 KB, ~1-2% of the task) so the whole product is one fork
  * and join, and B, the large operand, is packed exactly once overall.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,8 @@ static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_
     float *own = NULL;
     if (b_trans) {
         /* A rows zero-padded to a multiple of 16, shared by all workers */
+        if ((uint64_t)K > (SIZE_MAX / sizeof(float) - 16) / (uint64_t)M)
+            return fokus_fail(err, FOKUS_ENOMEM, "gemm: K = %lld is too large for scratch", (long long)K);
         s.g.kpad = ROUND_UP(K, 16);
         size_t bytes = (size_t)M * (size_t)s.g.kpad * sizeof(float);
         float *ap = ctx ? (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, nthreads, bytes)

@@ -103,24 +103,38 @@ static int64_t run_case(fokus_ctx *ctx, const gemm_case *g, bool corrupt, double
         C[(M / 2) * ldc + N / 2] += 0.25f;
     }
 
+    /* reference in double: op(B) widened once, rows accumulated column-wise */
+    double *Bd = malloc(sizeof(double) * (size_t)(K * N + 1));
+    double *sum = malloc(sizeof(double) * (size_t)(N + 1)), *mag = malloc(sizeof(double) * (size_t)(N + 1));
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t x = 0; x < N; x++) Bd[k * N + x] = widen(B, g->dt, g->trans ? x * ldb + k : k * ldb + x);
     int64_t bad = 0;
     for (int64_t i = 0; i < M; i++) {
         for (int64_t x = 0; x < N; x++) {
-            double s = 0, mag = 0;
-            for (int64_t k = 0; k < K; k++) {
-                double b = widen(B, g->dt, g->trans ? x * ldb + k : k * ldb + x);
-                s += (double)A[i * lda + k] * b;
-                mag += fabs((double)A[i * lda + k] * b);
+            sum[x] = g->bias ? bias[x] : 0.0;
+            mag[x] = fabs(sum[x]);
+            if (g->acc) {
+                sum[x] += C0[i * ldc + x];
+                mag[x] += fabs(C0[i * ldc + x]);
             }
-            if (g->bias) { s += bias[x]; mag += fabs(bias[x]); }
-            if (g->acc) { s += C0[i * ldc + x]; mag += fabs(C0[i * ldc + x]); }
-            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
-            double e = fabs((double)C[i * ldc + x] - s);
+        }
+        for (int64_t k = 0; k < K; k++) {
+            const double a = A[i * lda + k];
+            const double *bk = Bd + k * N;
+            for (int64_t x = 0; x < N; x++) {
+                double p = a * bk[x];
+                sum[x] += p;
+                mag[x] += fabs(p);
+            }
+        }
+        for (int64_t x = 0; x < N; x++) {
+            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag[x] + 1e-30;
+            double e = fabs((double)C[i * ldc + x] - sum[x]);
             if (worst && e / tol > *worst) *worst = e / tol;
             if (!(e <= tol)) {
                 if (bad < 3 && !corrupt)
                     fprintf(stderr, "  [%lld,%lld] got %.9g want %.9g (tol %.3g)\n", (long long)i, (long long)x,
-                            C[i * ldc + x], s, tol);
+                            C[i * ldc + x], sum[x], tol);
                 bad++;
             }
         }
@@ -128,6 +142,7 @@ static int64_t run_case(fokus_ctx *ctx, const gemm_case *g, bool corrupt, double
         for (int64_t x = N; x < ldc; x++)
             if (C[i * ldc + x] != C0[i * ldc + x]) bad++;
     }
+    free(Bd); free(sum); free(mag);
     free(A); free(B); free(bias); free(C); free(C0);
     return bad;
 }
@@ -166,6 +181,7 @@ static void test_large_shapes(void)
 {
     static const int64_t shapes[][3] = {
         {77, 768, 768}, {1000, 70, 33}, {33, 1000, 1000}, {129, 700, 1537}, {3, 2049, 260}, {300, 64, 900},
+        {4100, 40, 30}, {200, 2000, 800}, {1000, 1000, 100},
     };
     double worst = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)

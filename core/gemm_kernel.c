@@ -18,6 +18,8 @@
  * store: packed B is zero-padded, the tile is computed in full, and only the valid
  * columns are written.
  */
+#include <string.h>
+
 #include <simde/x86/avx512.h>
 #include <simde/x86/f16c.h>
 
@@ -208,8 +210,18 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
             for (int i = 0; i < 16; i++)
                 r[i] = i < rows ? simde_mm512_loadu_ps(src + i * lda + k) : simde_mm512_setzero_ps();
             transpose16(r);
-            /* lanes MR..15 are zero padding that the next store overwrites */
-            for (int i = 0; i < 16; i++) simde_mm512_storeu_ps(d + (k + i) * GEMM_MR, r[i]);
+            /* lanes MR..15 are zero padding that the next store overwrites; the panel's
+             * very last group is stored exactly, so nothing is written past the panel
+             * (another worker may be packing the next one) */
+            for (int i = 0; i < 16; i++) {
+                if (k + i == kc - 1) {
+                    float tmp[16];
+                    simde_mm512_storeu_ps(tmp, r[i]);
+                    memcpy(d + (k + i) * GEMM_MR, tmp, GEMM_MR * sizeof(float));
+                } else {
+                    simde_mm512_storeu_ps(d + (k + i) * GEMM_MR, r[i]);
+                }
+            }
         }
         for (int64_t k = kv; k < kc; k++)
             for (int i = 0; i < GEMM_MR; i++) d[k * GEMM_MR + i] = i < rows ? src[i * lda + k] : 0.0f;

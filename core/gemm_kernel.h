@@ -28,9 +28,8 @@
 #endif
 #define GEMM_NR (16 * GEMM_NV)
 
-/* A packed A micro-panel is written with 16-wide stores that may run up to 16 floats
- * past its end; buffers reserve this much slack. */
-#define GEMM_PACK_SLACK 16
+/* Spare floats at the end of packed-A buffers (none needed: see fokus_gemm_pack_a). */
+#define GEMM_PACK_SLACK 0
 
 /* Where and how a micro-tile is stored. */
 typedef struct gemm_store {
@@ -45,7 +44,8 @@ typedef struct gemm_store {
 void fokus_gemm_ukernel(int64_t kc, const float *apanel, const float *bpanel, const gemm_store *st);
 
 /* Packs rows [i0, i0+mb) x cols [p0, p0+kc) of A (row-major, lda) into
- * ceil(mb/MR) micro-panels at dst (mb may end in a partial panel; its missing rows are 0). */
+ * ceil(mb/MR) micro-panels at dst (mb may end in a partial panel; its missing rows are 0).
+ * Writes nothing outside those panels, so workers may pack neighbouring panels. */
 void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int64_t p0, int64_t kc,
                        float *dst);
 

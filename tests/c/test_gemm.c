@@ -182,6 +182,7 @@ static void test_large_shapes(void)
     static const int64_t shapes[][3] = {
         {77, 768, 768}, {1000, 70, 33}, {33, 1000, 1000}, {129, 700, 1537}, {3, 2049, 260}, {300, 64, 900},
         {4100, 40, 30}, {200, 2000, 800}, {1000, 1000, 100},
+        {2100, 20, 1100}, {5000, 40, 520}, /* A over 8 MB: packed per (row block, k block) */
     };
     double worst = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)

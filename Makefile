@@ -32,6 +32,16 @@ else
 LUA_LMOD    := $(PREFIX)/share/lua/$(LUA_VERSION)
 LUA_CMOD    := $(PREFIX)/lib/lua/$(LUA_VERSION)
 endif
+# luarocks passes the rock tree's directories
+ifneq ($(LUADIR),)
+LUA_LMOD    := $(LUADIR)
+endif
+ifneq ($(LIBDIR),)
+LUA_CMOD    := $(LIBDIR)
+endif
+ifneq ($(LUA_INCDIR),)
+LUA_CFLAGS  := -I$(LUA_INCDIR)
+endif
 
 ifeq ($(PORTABLE),1)
 ARCH_FLAGS  := -march=x86-64 -mtune=generic
@@ -59,6 +69,10 @@ CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN   := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+# make fuzz FUZZ=fuzz_bpe runs one target
+ifneq ($(FUZZ),)
+FUZZ_SRC    := tests/fuzz/$(FUZZ).c
+endif
 FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 LIB         := $(BUILD)/libfokus.a
@@ -68,9 +82,11 @@ HOST        := $(BUILD)/fokus
 # The random generator must give the same numbers with and without FMA contraction.
 $(BUILD)/core/rng.o: CFLAGS_EXTRA := -ffp-contract=off
 
-.PHONY: all deps demo test check bench fuzz install uninstall clean rock
+.PHONY: all module deps demo test check bench fuzz install uninstall clean
 
 all: $(LIB) $(MODULE) $(HOST)
+
+module: $(MODULE)
 
 # Installs what is missing (root: apt-get; otherwise says what to run).
 deps:
@@ -136,9 +152,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(DEP_LIBS)
 
-fuzz: deps $(FUZZ_BIN)
+$(BUILD)/fuzz/seed: tests/fuzz/seed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -o $@ $< -ljansson
+
+fuzz: deps $(FUZZ_BIN) $(BUILD)/fuzz/seed
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
-	  sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
+	  BUILD=$(BUILD) sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 $(BUILD)/corpus/$$n 2>&1 | tail -n 12 || exit 1; done

@@ -220,6 +220,12 @@ fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size
                                        fokus_dtype dt, int ndim, const int64_t *shape,
                                        fokus_error *err);
 
+/* A tensor over caller memory (no storage, nothing to release): for handing scratch
+ * buffers to functions that take tensors. strides NULL = contiguous. The caller keeps
+ * `data` alive while the tensor is used. */
+void fokus_tensor_borrow(fokus_tensor *out, void *data, fokus_dtype dt, int ndim, const int64_t *shape,
+                         const int64_t *strides);
+
 void fokus_tensor_retain(const fokus_tensor *t);
 void fokus_tensor_release(fokus_tensor *t);   /* leaves *t zeroed; NULL-safe, idempotent */
 
@@ -343,6 +349,34 @@ fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, cons
                               fokus_tensor *probs, fokus_error *err);
 
 /* ------------------------------------------------------------------------------------
+ * Model building blocks (float32 rows; x and y may be the same buffer)
+ * ---------------------------------------------------------------------------------- */
+
+typedef enum fokus_act {
+    FOKUS_ACT_NONE = 0,
+    FOKUS_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x)   (OpenAI CLIP) */
+    FOKUS_ACT_GELU,         /* 0.5 x (1 + erf(x / sqrt 2))   (OpenCLIP ViT-H/bigG) */
+    FOKUS_ACT_GELU_TANH,    /* tanh approximation   (DiT, MMDiT) */
+    FOKUS_ACT_SILU          /* x * sigmoid(x) */
+} fokus_act;
+
+const char *fokus_act_name(fokus_act act);
+/* Accepts HF's names too ("gelu_pytorch_tanh", "gelu_new", "swish"). */
+bool fokus_act_parse(const char *name, fokus_act *out);
+
+/* LayerNorm over rows of n floats: y = (x - mean) / sqrt(var + eps) * gamma + beta, with
+ * the biased variance; gamma/beta NULL = no affine. ldx/ldy are row strides. */
+void fokus_layernorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                     int64_t n, const float *gamma, const float *beta, float eps);
+/* RMSNorm: y = x / sqrt(mean(x^2) + eps) * gamma (gamma may be NULL). */
+void fokus_rmsnorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                   int64_t n, const float *gamma, float eps);
+/* In-place activation over n contiguous floats. */
+void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
+/* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
+fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
+
+/* ------------------------------------------------------------------------------------
  * Images: attention maps as PNG heat maps
  * ---------------------------------------------------------------------------------- */
 
@@ -372,5 +406,6 @@ fokus_status fokus_png_save(const char *path, const fokus_tensor *img, fokus_err
 #include "fokus_bpe.h"
 #include "fokus_prompt.h"
 #include "fokus_gemm.h"
+#include "fokus_clip.h"
 
 #endif /* FOKUS_H */

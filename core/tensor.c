@@ -198,6 +198,17 @@ fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size
     return FOKUS_OK;
 }
 
+void fokus_tensor_borrow(fokus_tensor *out, void *data, fokus_dtype dt, int ndim, const int64_t *shape,
+                         const int64_t *strides)
+{
+    memset(out, 0, sizeof *out);
+    out->data = data;
+    out->dtype = dt;
+    set_contiguous(out, ndim, shape);
+    if (strides)
+        for (int i = 0; i < ndim; i++) out->stride[i] = strides[i];
+}
+
 void fokus_tensor_retain(const fokus_tensor *t)
 {
     if (t) fokus_storage_retain(t->storage);

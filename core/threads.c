@@ -24,8 +24,11 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* ~50-100 us of polling before a worker goes to sleep. */
-#define SPIN_ITERS 20000
+/* How long a waiting thread polls before it sleeps: long enough to bridge the gap
+ * between the back-to-back calls of a model layer, short enough that a preempted
+ * partner on a busy machine does not make us burn its time slice. */
+#define WORKER_SPIN_SECONDS 200e-6
+#define MAIN_SPIN_SECONDS 50e-6
 
 typedef struct scratch_buf {
     void *p;
@@ -79,6 +82,19 @@ int fokus_online_cores(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
+/* Polling budget: true while a waiter should keep spinning. The clock is read only
+ * every 64 polls, since it costs more than a pause. */
+static bool keep_spinning(unsigned *spins, double *t0, double limit)
+{
+    if ((++*spins & 63) != 0) return true;
+    double now = fokus_clock();
+    if (*t0 == 0) {
+        *t0 = now;
+        return true;
+    }
+    return now - *t0 < limit;
+}
+
 static void run_chunks(fokus_ctx *ctx, int worker)
 {
     const int64_t n = ctx->n, grain = ctx->grain;
@@ -104,10 +120,11 @@ static void *worker_main(void *p)
     unsigned long long seen = wa->start_generation;
     for (;;) {
         unsigned long long g;
-        int spins = 0;
+        unsigned spins = 0;
+        double t0 = 0;
         while ((g = atomic_load_explicit(&ctx->generation, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&ctx->stop, memory_order_relaxed)) {
-            if (++spins < SPIN_ITERS) {
+            if (keep_spinning(&spins, &t0, WORKER_SPIN_SECONDS)) {
                 CPU_RELAX();
                 continue;
             }
@@ -286,9 +303,10 @@ void fokus_parallel(fokus_ctx *ctx, int64_t n, int64_t grain, fokus_range_fn fn,
 
     run_chunks(ctx, 0);
 
-    int spins = 0;
+    unsigned spins = 0;
+    double t0 = 0;
     while (atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0) {
-        if (++spins < SPIN_ITERS * 10) {
+        if (keep_spinning(&spins, &t0, MAIN_SPIN_SECONDS)) {
             CPU_RELAX();
             continue;
         }

@@ -1,0 +1,237 @@
+/* CLIP text transformer forward pass (models.md 2.3): embeddings, pre-LN layers with
+ * causal self-attention, final LayerNorm, pooling at the first EOS, projection.
+ *
+ * The residual stream x [rows, D] and the per-layer temporaries live in one scratch
+ * block of the context, so a forward pass allocates only its outputs. Bias adds and
+ * residual adds are fused into the GEMMs (bias argument, accumulate = true). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clip_internal.h"
+#include "fokus.h"
+
+void fokus_clip_output_free(fokus_clip_output *o)
+{
+    if (!o) return;
+    fokus_tensor_release(&o->last_hidden_state);
+    fokus_tensor_release(&o->pooled);
+    fokus_tensor_release(&o->text_embeds);
+    fokus_tensor_release(&o->eos_positions);
+    for (int i = 0; i < o->n_hidden; i++) fokus_tensor_release(&o->hidden_states[i]);
+    free(o->hidden_states);
+    memset(o, 0, sizeof *o);
+}
+
+/* y[rows, N] (+)= x[rows, K] · Wᵀ + b for a checkpoint matrix W [N, K] of any float dtype. */
+static fokus_status linear(fokus_ctx *ctx, const float *x, int64_t rows, int64_t K, const fokus_tensor *w,
+                           const float *b, bool acc, float *y, int64_t ldy, fokus_error *err)
+{
+    return fokus_gemm(ctx, rows, w->shape[0], K, x, K, w->data, w->dtype, true, w->stride[0], b, acc, y, ldy, err);
+}
+
+static fokus_status copy_state(fokus_tensor *dst, const float *x, int64_t B, int64_t N, int64_t D, fokus_error *err)
+{
+    int64_t shape[3] = {B, N, D};
+    fokus_status st = fokus_tensor_empty(dst, FOKUS_F32, 3, shape, err);
+    if (st == FOKUS_OK) memcpy(dst->data, x, (size_t)(B * N * D) * sizeof(float));
+    return st;
+}
+
+typedef struct run_opts {
+    bool want_hidden;
+    int capture;               /* hidden-state index to copy out (0..L), or -1 */
+    fokus_tensor *captured;
+} run_opts;
+
+/* Reads the ids as int64 and validates them against the vocabulary. */
+static fokus_status read_ids(const fokus_clip *m, const fokus_tensor *ids, int64_t **out, int64_t *B, int64_t *N,
+                             fokus_error *err)
+{
+    char sb[128];
+    if (ids->ndim != 2 || fokus_dtype_is_float(ids->dtype) || ids->dtype == FOKUS_BOOL)
+        return fokus_fail(err, FOKUS_EINVAL, "clip: ids must be an integer tensor [B, N], got %s %s",
+                          fokus_dtype_name(ids->dtype), fokus_shape_str(ids, sb, sizeof sb));
+    *B = ids->shape[0];
+    *N = ids->shape[1];
+    if (*B < 1 || *N < 1 || *N > m->cfg.max_positions)
+        return fokus_fail(err, FOKUS_EINVAL, "clip: ids of shape %s: need B >= 1 and 1 <= N <= %lld",
+                          fokus_shape_str(ids, sb, sizeof sb), (long long)m->cfg.max_positions);
+    int64_t n = *B * *N;
+    int64_t *v = malloc((size_t)n * sizeof *v);
+    if (!v) return fokus_fail(err, FOKUS_ENOMEM, "clip: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = fokus_tensor_get_i64(ids, i);
+        if (v[i] < 0 || v[i] >= m->cfg.vocab_size) {
+            int64_t bad = v[i];
+            free(v);
+            return fokus_fail(err, FOKUS_EINVAL, "clip: token id %lld at [%lld, %lld] is outside the vocabulary 0..%lld",
+                              (long long)bad, (long long)(i / *N + 1), (long long)(i % *N + 1),
+                              (long long)m->cfg.vocab_size - 1);
+        }
+    }
+    *out = v;
+    return FOKUS_OK;
+}
+
+static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, const run_opts *ro,
+                        fokus_clip_output *out, fokus_error *err)
+{
+    const fokus_clip_config *c = &m->cfg;
+    const int64_t D = c->hidden_size, I = c->intermediate_size, H = c->num_heads, dh = D / H, L = c->num_layers;
+    int64_t B = 0, N = 0, *idv = NULL;
+    memset(out, 0, sizeof *out);
+    fokus_status st = read_ids(m, ids, &idv, &B, &N, err);
+    if (st != FOKUS_OK) return st;
+    const int64_t R = B * N;
+    /* scratch: x [R,D] | h [R,D] | qkv [R,3D] | a [R,D] | f [R,I] */
+    size_t floats = (size_t)(R * (6 * D + I));
+    float *x = fokus_ctx_scratch(ctx, FOKUS_SCRATCH_MODEL, 0, floats * sizeof(float));
+    if (!x) {
+        free(idv);
+        return fokus_fail(err, FOKUS_ENOMEM, "clip: cannot allocate %zu bytes of scratch", floats * sizeof(float));
+    }
+    float *h = x + R * D, *qkv = h + R * D, *a = qkv + R * 3 * D, *f = a + R * D;
+
+    for (int64_t r = 0; r < R; r++) {
+        fokus_rows_f32(x + r * D, &m->tok_emb, idv[r], NULL); /* ids were validated */
+        const float *p = m->pos_emb + (r % N) * D;
+        for (int64_t j = 0; j < D; j++) x[r * D + j] += p[j];
+    }
+    if (ro->want_hidden) {
+        out->hidden_states = calloc((size_t)L + 1, sizeof *out->hidden_states);
+        if (!out->hidden_states) {
+            st = fokus_fail(err, FOKUS_ENOMEM, "clip: out of memory");
+            goto fail;
+        }
+        out->n_hidden = (int)L + 1;
+        if ((st = copy_state(&out->hidden_states[0], x, B, N, D, err)) != FOKUS_OK) goto fail;
+    }
+    if (ro->capture == 0 && (st = copy_state(ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
+
+    /* q, k, v are views into the [R, 3D] buffer: [B, H, N, dh] with row stride 3D */
+    int64_t qshape[4] = {B, H, N, dh}, qstride[4] = {N * 3 * D, dh, 3 * D, 1};
+    fokus_tensor q, k, v;
+    fokus_tensor_borrow(&q, qkv, FOKUS_F32, 4, qshape, qstride);
+    fokus_tensor_borrow(&k, qkv + D, FOKUS_F32, 4, qshape, qstride);
+    fokus_tensor_borrow(&v, qkv + 2 * D, FOKUS_F32, 4, qshape, qstride);
+    fokus_attend_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.causal = FOKUS_CAUSAL_TOP_LEFT;
+
+    for (int64_t l = 0; l < L; l++) {
+        const clip_layer *ly = &m->layers[l];
+        if (fokus_ctx_interrupted(ctx)) {
+            st = fokus_fail(err, FOKUS_EINTERRUPT, "clip: interrupted");
+            goto fail;
+        }
+        fokus_layernorm(ctx, h, D, x, D, R, D, ly->ln1_w, ly->ln1_b, (float)c->layer_norm_eps);
+        if (ly->fused_qkv) {
+            st = linear(ctx, h, R, D, &ly->wqkv, ly->bqkv, false, qkv, 3 * D, err);
+        } else {
+            if ((st = linear(ctx, h, R, D, &ly->wq, ly->bqkv, false, qkv, 3 * D, err)) == FOKUS_OK &&
+                (st = linear(ctx, h, R, D, &ly->wk, ly->bqkv + D, false, qkv + D, 3 * D, err)) == FOKUS_OK)
+                st = linear(ctx, h, R, D, &ly->wv, ly->bqkv + 2 * D, false, qkv + 2 * D, 3 * D, err);
+        }
+        if (st != FOKUS_OK) goto fail;
+        fokus_tensor o = {0};
+        if ((st = fokus_attend(ctx, &q, &k, &v, &ao, &o, NULL, NULL, err)) != FOKUS_OK) goto fail;
+        /* merge heads: o [B, H, N, dh] -> a [B, N, H*dh] */
+        int64_t ashape[4] = {B, H, N, dh}, astride[4] = {N * D, dh, D, 1};
+        fokus_tensor av;
+        fokus_tensor_borrow(&av, a, FOKUS_F32, 4, ashape, astride);
+        st = fokus_tensor_copy(&av, &o, err);
+        fokus_tensor_release(&o);
+        if (st != FOKUS_OK) goto fail;
+        if ((st = linear(ctx, a, R, D, &ly->wo, ly->bo, true, x, D, err)) != FOKUS_OK) goto fail;
+        fokus_layernorm(ctx, h, D, x, D, R, D, ly->ln2_w, ly->ln2_b, (float)c->layer_norm_eps);
+        if ((st = linear(ctx, h, R, D, &ly->w1, ly->b1, false, f, I, err)) != FOKUS_OK) goto fail;
+        fokus_activate(ctx, f, R * I, c->act);
+        if ((st = linear(ctx, f, R, I, &ly->w2, ly->b2, true, x, D, err)) != FOKUS_OK) goto fail;
+        if (ro->want_hidden && (st = copy_state(&out->hidden_states[l + 1], x, B, N, D, err)) != FOKUS_OK) goto fail;
+        if (ro->capture == l + 1 && (st = copy_state(ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
+    }
+
+    int64_t shp[3] = {B, N, D};
+    if ((st = fokus_tensor_empty(&out->last_hidden_state, FOKUS_F32, 3, shp, err)) != FOKUS_OK) goto fail;
+    float *last = out->last_hidden_state.data;
+    fokus_layernorm(ctx, last, D, x, D, R, D, m->lnf_w, m->lnf_b, (float)c->layer_norm_eps);
+
+    /* pooling: first EOS of each row; rows without one fall back to the argmax id, which
+     * is the OpenAI / OpenCLIP rule (the two agree when EOS is the largest id) */
+    int64_t bshape[1] = {B}, pshape[2] = {B, D};
+    if ((st = fokus_tensor_empty(&out->eos_positions, FOKUS_I32, 1, bshape, err)) != FOKUS_OK ||
+        (st = fokus_tensor_empty(&out->pooled, FOKUS_F32, 2, pshape, err)) != FOKUS_OK)
+        goto fail;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t pos = -1, best = 0;
+        for (int64_t n = 0; n < N; n++) {
+            if (idv[b * N + n] == c->eos_id) {
+                pos = n;
+                break;
+            }
+            if (idv[b * N + n] > idv[b * N + best]) best = n;
+        }
+        if (pos < 0) pos = best;
+        ((int32_t *)out->eos_positions.data)[b] = (int32_t)pos;
+        memcpy((float *)out->pooled.data + b * D, last + (b * N + pos) * D, (size_t)D * sizeof(float));
+    }
+    if (m->has_proj) {
+        int64_t P = c->projection_dim, eshape[2] = {B, P};
+        if ((st = fokus_tensor_empty(&out->text_embeds, FOKUS_F32, 2, eshape, err)) != FOKUS_OK) goto fail;
+        st = fokus_gemm(ctx, B, P, D, out->pooled.data, D, m->proj.data, m->proj.dtype, m->proj_trans, m->proj.stride[0],
+                        NULL, false, out->text_embeds.data, P, err);
+        if (st != FOKUS_OK) goto fail;
+    }
+    free(idv);
+    return FOKUS_OK;
+fail:
+    free(idv);
+    fokus_clip_output_free(out);
+    return st;
+}
+
+fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, bool want_hidden,
+                                fokus_clip_output *out, fokus_error *err)
+{
+    run_opts ro = {want_hidden, -1, NULL};
+    return run(ctx, m, ids, &ro, out, err);
+}
+
+fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip, bool final_norm,
+                               fokus_tensor *cond, fokus_tensor *pooled, fokus_tensor *projected, fokus_error *err)
+{
+    const fokus_clip_config *c = &m->cfg;
+    memset(cond, 0, sizeof *cond);
+    memset(pooled, 0, sizeof *pooled);
+    if (projected) memset(projected, 0, sizeof *projected);
+    if (skip < 1 || skip > c->num_layers)
+        return fokus_fail(err, FOKUS_EINVAL, "encode: skip must be in 1..%lld, got %d", (long long)c->num_layers, skip);
+    fokus_tensor cap = {0};
+    run_opts ro = {false, skip > 1 ? (int)(c->num_layers + 1 - skip) : -1, &cap};
+    fokus_clip_output o;
+    fokus_status st = run(ctx, m, ids, &ro, &o, err);
+    if (st != FOKUS_OK) return st;
+    const int64_t C = ids->shape[0], N = ids->shape[1], D = c->hidden_size;
+    if (skip == 1) {
+        *cond = o.last_hidden_state;
+        memset(&o.last_hidden_state, 0, sizeof o.last_hidden_state);
+    } else {
+        *cond = cap;
+        if (final_norm) fokus_layernorm(ctx, cond->data, D, cond->data, D, C * N, D, m->lnf_w, m->lnf_b, (float)c->layer_norm_eps);
+    }
+    cond->ndim = 3;
+    cond->shape[0] = 1;
+    cond->shape[1] = C * N;
+    cond->stride[0] = C * N * D;
+    cond->stride[1] = D;
+    /* pooled of the first chunk, as A1111 and ComfyUI take it */
+    st = fokus_tensor_narrow(pooled, &o.pooled, 0, 0, 1, err);
+    if (st == FOKUS_OK && projected && m->has_proj) st = fokus_tensor_narrow(projected, &o.text_embeds, 0, 0, 1, err);
+    fokus_clip_output_free(&o);
+    if (st != FOKUS_OK) {
+        fokus_tensor_release(cond);
+        fokus_tensor_release(pooled);
+        if (projected) fokus_tensor_release(projected);
+    }
+    return st;
+}

@@ -4,13 +4,14 @@
  *
  * Kernel shape. The accumulators of an MR x NR tile live in zmm registers for the
  * whole k loop; each k step loads NR/16 vectors of packed B and broadcasts MR floats of
- * packed A (folded into the FMA as a {1to16} memory operand), so it does MR*NR/16 FMAs
- * for NR/16 + MR loads. 14x32 fills 28 of the 32 registers with accumulators (more
- * independent chains than the 2 FMA pipes x 4 cycles of latency need) and leaves 2 for
- * B. Measured on the Zen 5 host (bench_gemm, 1 thread, (1024,1536,1536) b_trans):
- * see the report in the commit log; alternatives 8x48, 6x64, 12x32 were within a few
- * per cent in L1 but 14x32 keeps the loads per FMA lowest while MR stays large enough
- * that the A panel is reused from L1 across a whole B block.
+ * packed A (one vbroadcastss load each), so it does MR*NR/16 FMAs for NR/16 + MR loads.
+ * 14x32 fills 28 of the 32 registers with accumulators (more independent chains than
+ * the 2 FMA pipes x 4 cycles of latency need), 2 hold B and 1 the broadcast. Measured on the Zen 5 host (1 thread, CPU time, best of ~70-500 calls, GFLOP/s at
+ * (77,3072,768) / (1024,1536,1536), B [N,K] f32; 1-core FMA peak ~266):
+ *     14x32 232 / 249    12x32 228 / 245    8x48 223-233 / 247-249
+ *     7x64  228 / 238-249    6x64 227 / 234-244    16x16 205-208 / 221-228
+ * 14x32 and 8x48 lead within the noise of the shared machine; 14x32 was kept (most
+ * accumulators; M = 77 is 5 full tiles and one of 7 rows).
  *
  * Ragged M is handled by kernels specialised for every row count 1..MR (the switch
  * below instantiates the same inline body with a constant), so a 77-row problem runs

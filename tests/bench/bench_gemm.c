@@ -2,7 +2,9 @@
  * layout ([N,K], b_trans) as f32 and f16, with 1 and 2 threads, next to the machine's
  * FMA peak and (when built with OpenBLAS) cblas_sgemm on the same data in the same run.
  *
- *   build/bench/bench_gemm [reps]      (default 15 timed runs per figure after warm-up)
+ *   build/bench/bench_gemm [reps [threads]]
+ *     reps: timed runs per figure after a warm-up (default 15); threads: only this
+ *     worker count (default: 1, then 2)
  *
  * Each figure is the median of the timed runs; "best" is the fastest run. The f16 row
  * is compared with OpenBLAS f32 (OpenBLAS has no f16 weights; a caller would otherwise
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 15;
     if (reps < 3) reps = 3;
+    const int only = argc > 2 ? atoi(argv[2]) : 0;
     static const int64_t shapes[][3] = {
         {77, 3072, 768}, {77, 768, 768}, {1024, 1536, 1536}, {1024, 6144, 1536}, {2048, 2048, 2048},
         {2, 6912, 1152}, /* adaLN modulation at batch 2 (the unpacked few-row path) */
@@ -113,7 +116,7 @@ int main(int argc, char **argv)
     memset(C, 0, sizeof(float) * (size_t)maxc);
 
     printf("fokus_gemm, C = A * B^T (B [N,K], the Linear layout); GFLOP/s median (best) of %d runs\n", reps);
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = only > 0 ? only : 1; threads <= (only > 0 ? only : 2); threads++) {
         fokus_ctx *ctx;
         fokus_error err;
         if (fokus_ctx_new(&ctx, threads, &err) != FOKUS_OK) {

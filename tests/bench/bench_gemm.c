@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -131,23 +132,28 @@ int main(int argc, char **argv)
 #endif
         for (int s = 0; s < nshapes; s++) {
             run_arg r = {ctx, shapes[s][0], shapes[s][1], shapes[s][2], A, B, FOKUS_F32, C, 0};
-            double ob_med = 0, ob_best = 0;
-#ifdef FOKUS_HAVE_OPENBLAS
-            r.openblas = 1;
-            measure(&r, reps, &ob_med, &ob_best);
-            r.openblas = 0;
-#endif
+            /* ours first: OpenBLAS's workers keep spinning for a while after its calls
+             * and would compete with our workers for the two cores */
+            double med[2], best[2], ob_med = 0, ob_best = 0;
             for (int d = 0; d < 2; d++) {
                 r.dt = d ? FOKUS_F16 : FOKUS_F32;
                 r.B = d ? (const void *)Bh : (const void *)B;
-                double med, best;
-                measure(&r, reps, &med, &best);
+                measure(&r, reps, &med[d], &best[d]);
+            }
+#ifdef FOKUS_HAVE_OPENBLAS
+            r.openblas = 1;
+            r.B = B;
+            measure(&r, reps, &ob_med, &ob_best);
+            r.openblas = 0;
+            usleep(300000); /* let its workers go to sleep */
+#endif
+            for (int d = 0; d < 2; d++) {
                 char shape[32], ours[32], ob[32];
                 snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)r.M, (long long)r.N, (long long)r.K);
-                snprintf(ours, sizeof ours, "%.0f (%.0f)", med, best);
+                snprintf(ours, sizeof ours, "%.0f (%.0f)", med[d], best[d]);
                 snprintf(ob, sizeof ob, "%.0f (%.0f)", ob_med, ob_best);
                 printf("%-18s %-4s %15s %15s %7.2f %9.2f\n", shape, d ? "f16" : "f32", ours,
-                       ob_med > 0 ? ob : "-", med / peak, ob_med > 0 ? med / ob_med : 0.0);
+                       ob_med > 0 ? ob : "-", med[d] / peak, ob_med > 0 ? med[d] / ob_med : 0.0);
                 fflush(stdout);
             }
         }

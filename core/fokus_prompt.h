@@ -31,9 +31,22 @@ typedef struct fokus_segments {
 } fokus_segments;
 void fokus_segments_free(fokus_segments *s);
 
-/* A1111's parse_prompt_attention (segment for segment, weight for weight, same
- * multiplication order, equal-weight merging) or ComfyUI's token_weights (escapes
- * resolved). Where A1111 raises (e.g. "(x:1.2.3)"), returns FOKUS_EINVAL with a message. */
+/* A1111's parse_prompt_attention or ComfyUI's token_weights, segment for segment.
+ *
+ * A1111: weights as Python computes them (same multiplication order, so merging of
+ * equal neighbours matches bit for bit): (x) x1.1, [x] x(1/1.1), (x:w), escapes
+ * \( \) \[ \] \\, unclosed brackets multiplied at the end (round first), BREAK outside
+ * brackets -> ("BREAK", -1), equal-weight neighbours merged, empty -> [("", 1.0)].
+ * The weight syntax is A1111's regex ":([+-]?[.\d]+)\)" (no spaces around the number,
+ * as in the reference data). Where A1111 raises ("(x:1.2.3)": float() ValueError)
+ * this returns FOKUS_EINVAL, message "... could not convert string to float: '1.2.3'".
+ * ComfyUI: only \( and \) are escapes, nested explicit weights replace, Python float()
+ * syntax for weights, no [ ], no BREAK, no merging, empty -> no segments.
+ *
+ * Linear time and memory on any input (no recursion). Exception: A1111 weights of
+ * inputs built to defeat sharing (tens of thousands of distinct weights under tens of
+ * thousands of alternating brackets) stop after 2^29 multiplications (~2 s) with
+ * FOKUS_ERANGE; A1111 itself needs hours on those. Prompts >= 2 GiB: FOKUS_ERANGE. */
 fokus_status fokus_prompt_parse(const char *text, size_t len, fokus_syntax syntax,
                                 fokus_segments *out, fokus_error *err);
 
@@ -51,13 +64,33 @@ typedef struct fokus_schedule {
     size_t n, cap;
 } fokus_schedule;
 void fokus_schedule_free(fokus_schedule *s);
+/* As current A1111 (no hires pass): a step number written with '.' is a fraction of
+ * `steps` ("0.5", "1.0"), without '.' a step count ("3", "1e1"); int() truncates and
+ * the result is capped at `steps`; values < 1 never switch (the "to" text is used from
+ * step 1). Alternation [a|b|] picks option (step-1) % n.
+ * steps must be in [1, 1000000]. A prompt A1111 cannot parse (a '|' outside any
+ * alternation, a backslash at the end or before a newline) gives one entry holding the
+ * whole prompt. A step number that overflows to infinity ("[a:b:1e999]") makes A1111
+ * raise OverflowError: FOKUS_EINVAL here. Where lark's Earley parser resolves an
+ * ambiguity differently from run to run (a [from:to:when] directly followed by a stray
+ * bracket or ':'), the construct is taken. AND is not handled here: split with
+ * fokus_prompt_and first and schedule each part, as A1111 does. Results larger than
+ * 256 MiB (many steps of alternation on a huge prompt) give FOKUS_ERANGE. */
 fokus_status fokus_prompt_schedule(const char *text, size_t len, int steps, fokus_schedule *out,
                                    fokus_error *err);
 
+/* A1111's get_multicond_prompt_list for one prompt: splits on the word AND
+ * (re.split(r"\bAND\b")) and reads an optional trailing ":weight" of each part
+ * ("a AND b :1.2" -> ("a", 1.0), (" b", 1.2)); trailing whitespace is dropped, leading
+ * whitespace kept, as A1111's re_weight does. Weights without a number are 1.0. */
+fokus_status fokus_prompt_and(const char *text, size_t len, fokus_segments *out, fokus_error *err);
+
 /* 77-slot chunks (BOS + 75 tokens + EOS, padded) with per-slot weights, as A1111
- * (BREAK, comma backtracking within 20 tokens) or ComfyUI (segments of < 8 tokens that
- * do not fit move whole to the next chunk) build them. Start/end/pad slots weigh 1.0;
- * pad id is the EOS id. */
+ * (each parsed segment tokenized whole; BREAK closes the chunk; comma backtracking
+ * within 20 tokens) or current ComfyUI (each parsed segment tokenized whole; a segment
+ * of < 8 tokens that does not fit moves whole to the next chunk, a longer one is split)
+ * build them. Start/end/pad slots weigh 1.0; pad id is the EOS id. Parse errors are
+ * returned as fokus_prompt_parse gives them. */
 typedef struct fokus_chunk {
     int32_t ids[77];
     double weights[77];

@@ -1,0 +1,397 @@
+/*
+ * fokus_gemm: the driver around the register tile of gemm_kernel.c, in the
+ * GotoBLAS/BLIS arrangement, plus the double-precision reference.
+ *
+ * Loops, outermost first:
+ *   pass: rows [i0, i0+mb) x k range          all of M and K when A packs into <= 4 MB
+ *                                             (always at M = 77), else (row block of
+ *                                             <= GEMM_MB, k block) passes
+ *   task: a column block of nb (<= GEMM_NB)   parallel, handed out dynamically
+ *     p0: k blocks of kc (~GEMM_KC)           C gets += for every block after the first
+ *       pack the B block kc x nb (widened) into the worker's buffer (L2)
+ *       ir: MR-row micro-panels of A          stays in L1 while ...
+ *         jr: NR-column micro-panels of B     ... these stream from L2
+ * kc bounds the micro-panels: an A micro-panel (MR x kc) must sit in L1 next to the B
+ * micro-panel that streams past it; nb bounds the packed B block to part of L2.
+ *
+ * Threads: work is split over columns. At M = 77 (CLIP tokens) a row split would give
+ * each worker a sliver of rows, while N is in the thousands; and B, the large operand
+ * (the weights), is then packed exactly once overall. The number of column blocks is
+ * rounded up to a multiple of the worker count and blocks are handed out dynamically,
+ * so a worker slowed down by another process on its core does not hold the others
+ * up. Each worker packs its own copy of the pass's A (see compute_task). One fork/join
+ * per pass. Only when there are fewer column blocks than workers are rows split too.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_kernel.h"
+
+#ifndef GEMM_KC
+#define GEMM_KC 384
+#endif
+#ifndef GEMM_NB
+#define GEMM_NB 320
+#endif
+#ifndef GEMM_MB
+#define GEMM_MB 4096
+#endif
+/* Below this many flops (2*M*N*K) a fork/join (a few us) costs more than it saves. */
+#ifndef GEMM_PAR_FLOPS
+#define GEMM_PAR_FLOPS 3.0e6
+#endif
+
+/* All of A is packed at once (per worker) up to this many bytes. */
+#ifndef GEMM_A_ALL
+#define GEMM_A_ALL (4.0 * 1024 * 1024)
+#endif
+
+/* Up to this many rows (half as many for B [K,N]), B is streamed without packing
+ * (gemm_small.c): measured 1.1-2.5x faster than pack + kernel there, slower above. */
+#ifndef GEMM_SMALL_M
+#define GEMM_SMALL_M 8
+#endif
+/* ... and split over threads from this many elements of B. */
+#ifndef GEMM_SMALL_PAR_ELEMS
+#define GEMM_SMALL_PAR_ELEMS 65536.0
+#endif
+
+#define ROUND_UP(x, m) (((x) + (m) - 1) / (m) * (m))
+
+typedef struct gemm_job {
+    int64_t M, N, K;
+    const float *A;
+    int64_t lda;
+    const void *B;
+    fokus_dtype bt;
+    int btrans;
+    int64_t ldb;
+    const float *bias;
+    int accumulate;
+    float *C;
+    int64_t ldc;
+
+    int64_t kc, mb, nb;        /* blocking */
+    int64_t kspan;             /* k packed per pass: K when all of A fits GEMM_A_ALL, else kc */
+    int64_t nblocks;           /* column blocks of nb */
+    int64_t mchunks;           /* row chunks per column block (1 unless N is narrow) */
+    fokus_ctx *ctx;
+    float *own_a, *own_b;      /* buffers when there is no context */
+    unsigned char *a_ready;    /* [worker]: its A copy holds the current pass */
+
+    /* the current pass: rows [i0, i0+mlen), k range [pk0, pk1) in blocks of kc; in a
+     * worker's A buffer, the block of k offset p0 starts ROUND_UP(mlen, MR) * (p0 - pk0)
+     * floats in */
+    int64_t i0, mlen, pk0, pk1;
+} gemm_job;
+
+/* [begin, end) of part `i` of `n` equal parts of `units` units of `size` elements,
+ * clipped to `total`. */
+static void split_range(int64_t total, int64_t size, int parts, int i, int64_t *begin, int64_t *end)
+{
+    int64_t units = (total + size - 1) / size;
+    int64_t b = units * i / parts, e = units * (i + 1) / parts;
+    *begin = b * size < total ? b * size : total;
+    *end = e * size < total ? e * size : total;
+}
+
+/* k-blocks of near-equal size (multiples of 16 where possible) so that no block is a
+ * thin remainder whose store costs more than its FMAs. */
+static int64_t choose_kc(int64_t K)
+{
+    if (K <= GEMM_KC) return K;
+    int64_t nblk = (K + GEMM_KC - 1) / GEMM_KC;
+    int64_t kc = ROUND_UP((K + nblk - 1) / nblk, 16);
+    return kc < K ? kc : K;
+}
+
+static size_t a_bytes(const gemm_job *j)
+{
+    return ((size_t)ROUND_UP(j->mb, GEMM_MR) * (size_t)j->kspan + GEMM_PACK_SLACK) * sizeof(float);
+}
+
+static size_t b_bytes(const gemm_job *j)
+{
+    return (size_t)ROUND_UP(j->nb, GEMM_NR) * (size_t)j->kc * sizeof(float);
+}
+
+static float *a_block(const gemm_job *j, float *abuf, int64_t p0)
+{
+    return abuf + ROUND_UP(j->mlen, GEMM_MR) * (p0 - j->pk0);
+}
+
+/* micro-panels [pa, pb) of every k block of the current pass into abuf */
+static void pack_a_panels(const gemm_job *j, float *abuf, int64_t pa, int64_t pb)
+{
+    const int64_t r0 = pa * GEMM_MR, r1 = pb * GEMM_MR < j->mlen ? pb * GEMM_MR : j->mlen;
+    for (int64_t p0 = j->pk0; p0 < j->pk1; p0 += j->kc) {
+        const int64_t klen = j->pk1 - p0 < j->kc ? j->pk1 - p0 : j->kc;
+        fokus_gemm_pack_a(j->A, j->lda, j->i0 + r0, r1 - r0, p0, klen, a_block(j, abuf, p0) + r0 * klen);
+    }
+}
+
+/* Task t = (column block, row chunk) of the current pass, all its k blocks. Each worker
+ * packs its own copy of A on its first task of the pass: the copy then sits in that
+ * core's L2 (a copy shared between workers was measured 16% slower at 77x768x768, the
+ * other core's reads of it crossing between L2s), and costs ~5 us at M = 77, K = 768. */
+static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const gemm_job *j = (const gemm_job *)arg;
+    float *abuf = j->own_a, *bbuf = j->own_b;
+    if (j->ctx) { /* reserved before the parallel call: lookups */
+        abuf = (float *)fokus_ctx_scratch(j->ctx, FOKUS_SCRATCH_GEMM_A, worker, a_bytes(j));
+        bbuf = (float *)fokus_ctx_scratch(j->ctx, FOKUS_SCRATCH_GEMM_B, worker, b_bytes(j));
+    }
+    const int64_t mpanels = (j->mlen + GEMM_MR - 1) / GEMM_MR;
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t blk = t / j->mchunks, chunk = t % j->mchunks;
+        const int64_t j0 = blk * j->nb;
+        if (j0 >= j->N) continue;
+        const int64_t nlen = j->N - j0 < j->nb ? j->N - j0 : j->nb;
+        const int64_t pa = mpanels * chunk / j->mchunks, pb = mpanels * (chunk + 1) / j->mchunks;
+        if (pa >= pb) continue;
+        if (j->mchunks > 1) {
+            pack_a_panels(j, abuf, pa, pb); /* narrow N: only this chunk's rows */
+        } else if (!j->a_ready[worker]) {
+            pack_a_panels(j, abuf, 0, mpanels);
+            j->a_ready[worker] = 1;
+        }
+        for (int64_t p0 = j->pk0; p0 < j->pk1; p0 += j->kc) {
+            const int64_t klen = j->pk1 - p0 < j->kc ? j->pk1 - p0 : j->kc;
+            const int first = p0 == 0;
+            const float *ablk = a_block(j, abuf, p0);
+            fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0, nlen, bbuf);
+            for (int64_t p = pa; p < pb; p++) {
+                const int64_t ir = p * GEMM_MR;
+                const float *ap = ablk + ir * klen;
+                gemm_store st;
+                st.ldc = j->ldc;
+                st.m = (int)(j->mlen - ir < GEMM_MR ? j->mlen - ir : GEMM_MR);
+                st.load_c = !first || j->accumulate;
+                for (int64_t jr = 0; jr < nlen; jr += GEMM_NR) {
+                    st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
+                    st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
+                    st.bias = first && j->bias ? j->bias + j0 + jr : NULL;
+                    fokus_gemm_ukernel(klen, ap, bbuf + jr * klen, &st);
+                }
+            }
+        }
+    }
+}
+
+/* ---- few rows: gemm_small.c, split over columns */
+
+typedef struct small_job {
+    gemm_small_args g;
+    int64_t unit, N;
+    int parts;
+} small_job;
+
+static void small_task(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const small_job *s = (const small_job *)arg;
+    (void)worker;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t n0, n1;
+        split_range(s->N, s->unit, s->parts, (int)t, &n0, &n1);
+        if (n0 < n1) fokus_gemm_small(&s->g, n0, n1);
+    }
+}
+
+static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                    const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb,
+                                    const float *bias, bool accumulate, float *C, int64_t ldc, fokus_error *err)
+{
+    small_job s;
+    memset(&s, 0, sizeof s);
+    s.g.M = M; s.g.K = K;
+    s.g.A = A; s.g.lda = lda;
+    s.g.B = B; s.g.bt = b_dtype; s.g.btrans = b_trans; s.g.ldb = ldb;
+    s.g.bias = bias; s.g.accumulate = accumulate;
+    s.g.C = C; s.g.ldc = ldc;
+    s.N = N;
+    s.unit = b_trans ? 4 : 64;
+    const int nthreads = fokus_ctx_threads(ctx);
+    const int64_t units = (N + s.unit - 1) / s.unit;
+    /* B bytes decide: the product streams B once */
+    s.parts = 1;
+    if (ctx && nthreads > 1 && (double)N * (double)K >= GEMM_SMALL_PAR_ELEMS)
+        s.parts = (int)(units < nthreads ? units : nthreads);
+
+    float *own = NULL;
+    if (b_trans) {
+        /* A rows zero-padded to a multiple of 16, shared by all workers */
+        if ((uint64_t)K > (SIZE_MAX / sizeof(float) - 16) / (uint64_t)M)
+            return fokus_fail(err, FOKUS_ENOMEM, "gemm: K = %lld is too large for scratch", (long long)K);
+        s.g.kpad = ROUND_UP(K, 16);
+        size_t bytes = (size_t)M * (size_t)s.g.kpad * sizeof(float);
+        float *ap = ctx ? (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, nthreads, bytes)
+                        : (own = (float *)fokus_alloc(bytes));
+        if (!ap) return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for %zu bytes of scratch", bytes);
+        for (int64_t i = 0; i < M; i++) {
+            memcpy(ap + i * s.g.kpad, A + i * lda, (size_t)K * sizeof(float));
+            memset(ap + i * s.g.kpad + K, 0, (size_t)(s.g.kpad - K) * sizeof(float));
+        }
+        s.g.Apad = ap;
+    }
+    if (s.parts > 1) fokus_parallel(ctx, s.parts, 1, small_task, &s);
+    else small_task(&s, 0, 1, 0);
+    fokus_free(own);
+    return FOKUS_OK;
+}
+
+/* C = bias (or C += bias): the K = 0 product. */
+static void bias_only(int64_t M, int64_t N, const float *bias, bool accumulate, float *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        for (int64_t x = 0; x < N; x++) {
+            float v = bias ? bias[x] : 0.0f;
+            c[x] = accumulate ? c[x] + v : v;
+        }
+    }
+}
+
+static fokus_status check_args(const char *fn, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                               const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb, float *C,
+                               int64_t ldc, fokus_error *err)
+{
+    if (M < 0 || N < 0 || K < 0)
+        return fokus_fail(err, FOKUS_EINVAL, "%s: M, N, K must be >= 0, got %lld, %lld, %lld", fn,
+                          (long long)M, (long long)N, (long long)K);
+    if (b_dtype != FOKUS_F32 && b_dtype != FOKUS_F16 && b_dtype != FOKUS_BF16)
+        return fokus_fail(err, FOKUS_EINVAL, "%s: B dtype must be f32, f16 or bf16, got dtype %d", fn,
+                          (int)b_dtype);
+    if (M > 0 && N > 0 && K > 0) {
+        if (!A || !B) return fokus_fail(err, FOKUS_EINVAL, "%s: A and B must not be NULL", fn);
+        if (lda < K)
+            return fokus_fail(err, FOKUS_EINVAL, "%s: lda must be >= K = %lld, got %lld", fn, (long long)K,
+                              (long long)lda);
+        int64_t bw = b_trans ? K : N, bh = b_trans ? N : K;
+        if (ldb < bw)
+            return fokus_fail(err, FOKUS_EINVAL, "%s: ldb must be >= %s = %lld, got %lld", fn,
+                              b_trans ? "K" : "N", (long long)bw, (long long)ldb);
+        if (lda > INT64_MAX / M || ldb > INT64_MAX / bh)
+            return fokus_fail(err, FOKUS_ERANGE, "%s: matrix extent overflows", fn);
+    }
+    if (M > 0 && N > 0) {
+        if (!C) return fokus_fail(err, FOKUS_EINVAL, "%s: C must not be NULL", fn);
+        if (ldc < N)
+            return fokus_fail(err, FOKUS_EINVAL, "%s: ldc must be >= N = %lld, got %lld", fn, (long long)N,
+                              (long long)ldc);
+        if (ldc > INT64_MAX / M) return fokus_fail(err, FOKUS_ERANGE, "%s: C extent overflows", fn);
+    }
+    return FOKUS_OK;
+}
+
+fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb, const float *bias,
+                        bool accumulate, float *C, int64_t ldc, fokus_error *err)
+{
+    fokus_status st = check_args("gemm", M, N, K, A, lda, B, b_dtype, b_trans, ldb, C, ldc, err);
+    if (st != FOKUS_OK) return st;
+    if (M == 0 || N == 0) return FOKUS_OK;
+    if (K == 0) {
+        bias_only(M, N, bias, accumulate, C, ldc);
+        return FOKUS_OK;
+    }
+
+    if (M <= (b_trans ? GEMM_SMALL_M : GEMM_SMALL_M / 2))
+        return gemm_small_path(ctx, M, N, K, A, lda, B, b_dtype, b_trans, ldb, bias, accumulate, C, ldc, err);
+
+    gemm_job j;
+    memset(&j, 0, sizeof j);
+    j.M = M; j.N = N; j.K = K;
+    j.A = A; j.lda = lda;
+    j.B = B; j.bt = b_dtype; j.btrans = b_trans; j.ldb = ldb;
+    j.bias = bias; j.accumulate = accumulate;
+    j.C = C; j.ldc = ldc;
+    j.ctx = ctx;
+
+    const int64_t npan = (N + GEMM_NR - 1) / GEMM_NR, mpan = (M + GEMM_MR - 1) / GEMM_MR;
+    const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
+    const int64_t workers = par ? fokus_ctx_threads(ctx) : 1;
+    j.kc = choose_kc(K);
+    /* All of A packed in one pass when it is small (always at M = 77): then the whole
+     * product is one parallel region. Else passes of (row block, k block): a few more
+     * fork/joins, in products that take tens of milliseconds. */
+    if ((double)ROUND_UP(M, GEMM_MR) * (double)K * sizeof(float) <= GEMM_A_ALL) {
+        j.mb = M;
+        j.kspan = K;
+    } else {
+        j.mb = M < (GEMM_MB / GEMM_MR) * GEMM_MR ? M : (GEMM_MB / GEMM_MR) * GEMM_MR;
+        j.kspan = j.kc;
+    }
+    /* column blocks: at most GEMM_NB wide, a multiple of the worker count when there
+     * are enough panels, equal widths */
+    j.nblocks = (N + GEMM_NB - 1) / GEMM_NB;
+    if (j.nblocks % workers) j.nblocks = ROUND_UP(j.nblocks, workers);
+    if (j.nblocks > npan) j.nblocks = npan;
+    j.nb = ROUND_UP((N + j.nblocks - 1) / j.nblocks, GEMM_NR);
+    j.nblocks = (N + j.nb - 1) / j.nb;
+    /* narrow N: split rows as well, so every worker has a share */
+    j.mchunks = 1;
+    if (j.nblocks < workers) {
+        j.mchunks = (workers + j.nblocks - 1) / j.nblocks;
+        if (j.mchunks > mpan) j.mchunks = mpan;
+    }
+
+    unsigned char ready[1024]; /* the pool has at most 1024 workers */
+    const int nthreads = fokus_ctx_threads(ctx);
+    if (nthreads > (int)sizeof ready) return fokus_fail(err, FOKUS_EINVAL, "gemm: more than 1024 workers");
+    j.a_ready = ready;
+    if (ctx) {
+        /* buffers for every worker, even when not parallel: a call nested in another
+         * pool task runs inline under that task's worker index */
+        for (int w = 0; w < nthreads; w++)
+            if (!fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, w, a_bytes(&j)) ||
+                !fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_B, w, b_bytes(&j)))
+                return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
+    } else {
+        j.own_a = (float *)fokus_alloc(a_bytes(&j));
+        j.own_b = (float *)fokus_alloc(b_bytes(&j));
+        if (!j.own_a || !j.own_b) {
+            fokus_free(j.own_a);
+            fokus_free(j.own_b);
+            return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
+        }
+    }
+
+    /* one parallel region per pass; a single pass unless A is large */
+    const int64_t ntasks = j.nblocks * j.mchunks;
+    for (j.i0 = 0; j.i0 < M; j.i0 += j.mb) {
+        j.mlen = M - j.i0 < j.mb ? M - j.i0 : j.mb;
+        for (j.pk0 = 0; j.pk0 < K; j.pk0 += j.kspan) {
+            j.pk1 = K - j.pk0 < j.kspan ? K : j.pk0 + j.kspan;
+            memset(ready, 0, (size_t)nthreads);
+            /* not parallel: one chunk, inline (under the caller's worker index when
+             * nested in a pool task) */
+            fokus_parallel(ctx, ntasks, par ? 1 : ntasks, compute_task, &j);
+        }
+    }
+    fokus_free(j.own_a);
+    fokus_free(j.own_b);
+    return FOKUS_OK;
+}
+
+fokus_status fokus_gemm_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const void *B,
+                            fokus_dtype b_dtype, bool b_trans, int64_t ldb, const float *bias, bool accumulate,
+                            float *C, int64_t ldc, fokus_error *err)
+{
+    fokus_status st = check_args("gemm_ref", M, N, K, A, lda, B, b_dtype, b_trans, ldb, C, ldc, err);
+    if (st != FOKUS_OK) return st;
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t x = 0; x < N; x++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                int64_t idx = b_trans ? x * ldb + k : k * ldb + x;
+                s += (double)A[i * lda + k] * (double)fokus_gemm_b_at(B, b_dtype, idx);
+            }
+            if (bias) s += bias[x];
+            if (accumulate) s += C[i * ldc + x];
+            C[i * ldc + x] = (float)s;
+        }
+    }
+    return FOKUS_OK;
+}

@@ -1,0 +1,167 @@
+/* GEMM speed: GFLOP/s (2*M*N*K / s) of fokus_gemm on the model shapes, B in the Linear
+ * layout ([N,K], b_trans) as f32 and f16, with 1 and 2 threads, next to the machine's
+ * FMA peak and (when built with OpenBLAS) cblas_sgemm on the same data in the same run.
+ *
+ *   build/bench/bench_gemm [reps [threads]]
+ *     reps: timed runs per figure after a warm-up (default 15); threads: only this
+ *     worker count (default: 1, then 2)
+ *
+ * Each figure is the median of the timed runs; "best" is the fastest run. The f16 row
+ * is compared with OpenBLAS f32 (OpenBLAS has no f16 weights; a caller would otherwise
+ * have to keep an f32 copy). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#ifdef FOKUS_HAVE_OPENBLAS
+#include <cblas.h>
+extern void openblas_set_num_threads(int);
+#endif
+
+typedef struct run_arg {
+    fokus_ctx *ctx;
+    int64_t M, N, K;
+    const float *A;
+    const void *B;
+    fokus_dtype dt;
+    float *C;
+    int openblas;
+} run_arg;
+
+static void run_once(void *p)
+{
+    run_arg *r = (run_arg *)p;
+#ifdef FOKUS_HAVE_OPENBLAS
+    if (r->openblas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r->M, (int)r->N, (int)r->K, 1.0f, r->A, (int)r->K,
+                    (const float *)r->B, (int)r->K, 0.0f, r->C, (int)r->N);
+        return;
+    }
+#endif
+    fokus_error err;
+    if (fokus_gemm(r->ctx, r->M, r->N, r->K, r->A, r->K, r->B, r->dt, true, r->K, NULL, false, r->C, r->N, &err) !=
+        FOKUS_OK) {
+        fprintf(stderr, "gemm: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+/* median and best GFLOP/s over `reps` timed runs after a warm-up of ~0.1 s */
+static void measure(run_arg *r, int reps, double *med, double *best)
+{
+    double flops = 2.0 * (double)r->M * (double)r->N * (double)r->K, t[64];
+    double t0 = fokus_clock();
+    int warm = 0;
+    do {
+        run_once(r);
+        warm++;
+    } while (fokus_clock() - t0 < 0.1 || warm < 2);
+    if (reps > 64) reps = 64;
+    for (int i = 0; i < reps; i++) {
+        double s = fokus_clock();
+        run_once(r);
+        t[i] = fokus_clock() - s;
+    }
+    double m = bench_median(t, reps); /* sorts: t[0] is the fastest */
+    *med = flops / m / 1e9;
+    *best = flops / t[0] / 1e9;
+}
+
+static uint16_t f32_to_f16(float f) /* round to nearest even, normal range only (bench data) */
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    int32_t e = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+    uint32_t man = u & 0x7fffffu;
+    if (e <= 0) return (uint16_t)sign;
+    uint32_t h = ((uint32_t)e << 10) | (man >> 13), rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 15;
+    if (reps < 3) reps = 3;
+    const int only = argc > 2 ? atoi(argv[2]) : 0;
+    static const int64_t shapes[][3] = {
+        {77, 3072, 768}, {77, 768, 768}, {1024, 1536, 1536}, {1024, 6144, 1536}, {2048, 2048, 2048},
+        {2, 6912, 1152}, /* adaLN modulation at batch 2 (the unpacked few-row path) */
+    };
+    const int nshapes = (int)(sizeof shapes / sizeof *shapes);
+    int64_t maxa = 0, maxb = 0, maxc = 0;
+    for (int s = 0; s < nshapes; s++) {
+        if (shapes[s][0] * shapes[s][2] > maxa) maxa = shapes[s][0] * shapes[s][2];
+        if (shapes[s][1] * shapes[s][2] > maxb) maxb = shapes[s][1] * shapes[s][2];
+        if (shapes[s][0] * shapes[s][1] > maxc) maxc = shapes[s][0] * shapes[s][1];
+    }
+    float *A = fokus_alloc(sizeof(float) * (size_t)maxa), *B = fokus_alloc(sizeof(float) * (size_t)maxb);
+    uint16_t *Bh = fokus_alloc(2 * (size_t)maxb);
+    float *C = fokus_alloc(sizeof(float) * (size_t)maxc);
+    if (!A || !B || !Bh || !C) return 1;
+    uint64_t x = 88172645463325252ull;
+    for (int64_t i = 0; i < maxa; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        A[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
+    }
+    for (int64_t i = 0; i < maxb; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        B[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5) * 0.1f;
+        Bh[i] = f32_to_f16(B[i]);
+    }
+    memset(C, 0, sizeof(float) * (size_t)maxc);
+
+    printf("fokus_gemm, C = A * B^T (B [N,K], the Linear layout); GFLOP/s median (best) of %d runs\n", reps);
+    for (int threads = only > 0 ? only : 1; threads <= (only > 0 ? only : 2); threads++) {
+        fokus_ctx *ctx;
+        fokus_error err;
+        if (fokus_ctx_new(&ctx, threads, &err) != FOKUS_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        double peak = bench_fma_peak(ctx);
+        printf("\n%d thread%s, FMA peak %.0f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
+        printf("%-18s %-4s %15s %15s %7s %9s\n", "M,N,K", "B", "fokus", "openblas f32", "/peak", "/openblas");
+#ifdef FOKUS_HAVE_OPENBLAS
+        openblas_set_num_threads(threads);
+#endif
+        for (int s = 0; s < nshapes; s++) {
+            run_arg r = {ctx, shapes[s][0], shapes[s][1], shapes[s][2], A, B, FOKUS_F32, C, 0};
+            /* ours first: OpenBLAS's workers keep spinning for a while after its calls
+             * and would compete with our workers for the two cores */
+            double med[2], best[2], ob_med = 0, ob_best = 0;
+            for (int d = 0; d < 2; d++) {
+                r.dt = d ? FOKUS_F16 : FOKUS_F32;
+                r.B = d ? (const void *)Bh : (const void *)B;
+                measure(&r, reps, &med[d], &best[d]);
+            }
+#ifdef FOKUS_HAVE_OPENBLAS
+            r.openblas = 1;
+            r.B = B;
+            measure(&r, reps, &ob_med, &ob_best);
+            r.openblas = 0;
+            usleep(300000); /* let its workers go to sleep */
+#endif
+            for (int d = 0; d < 2; d++) {
+                char shape[32], ours[32], ob[32];
+                snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)r.M, (long long)r.N, (long long)r.K);
+                snprintf(ours, sizeof ours, "%.0f (%.0f)", med[d], best[d]);
+                snprintf(ob, sizeof ob, "%.0f (%.0f)", ob_med, ob_best);
+                printf("%-18s %-4s %15s %15s %7.2f %9.2f\n", shape, d ? "f16" : "f32", ours,
+                       ob_med > 0 ? ob : "-", med[d] / peak, ob_med > 0 ? med[d] / ob_med : 0.0);
+                fflush(stdout);
+            }
+        }
+        fokus_ctx_free(ctx);
+    }
+    fokus_free(A);
+    fokus_free(B);
+    fokus_free(Bh);
+    fokus_free(C);
+    return 0;
+}

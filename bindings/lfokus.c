@@ -257,6 +257,8 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_io(L);
     lf_open_attend(L);
     lf_open_image(L);
+    lf_open_matmul(L);
+    lf_open_clip(L);
     lf_open_tokenizer(L);
     lf_open_prompt(L);
     return 1;

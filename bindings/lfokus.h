@@ -66,6 +66,8 @@ void lf_open_tensor(lua_State *L);
 void lf_open_io(lua_State *L);
 void lf_open_attend(lua_State *L);
 void lf_open_image(lua_State *L);
+void lf_open_matmul(lua_State *L);
+void lf_open_clip(lua_State *L);
 void lf_open_tokenizer(lua_State *L);
 void lf_open_prompt(lua_State *L);
 

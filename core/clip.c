@@ -17,6 +17,7 @@ void fokus_clip_output_free(fokus_clip_output *o)
     fokus_tensor_release(&o->pooled);
     fokus_tensor_release(&o->text_embeds);
     fokus_tensor_release(&o->eos_positions);
+    fokus_tensor_release(&o->attention);
     for (int i = 0; i < o->n_hidden; i++) fokus_tensor_release(&o->hidden_states[i]);
     free(o->hidden_states);
     memset(o, 0, sizeof *o);
@@ -39,6 +40,7 @@ static fokus_status copy_state(fokus_tensor *dst, const float *x, int64_t B, int
 
 typedef struct run_opts {
     bool want_hidden;
+    int attention_layer;       /* layer whose attention probabilities to keep, or -1 */
     int capture;               /* hidden-state index to copy out (0..L), or -1 */
     fokus_tensor *captured;
 } run_opts;
@@ -114,6 +116,9 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
     fokus_tensor_borrow(&q, qkv, FOKUS_F32, 4, qshape, qstride);
     fokus_tensor_borrow(&k, qkv + D, FOKUS_F32, 4, qshape, qstride);
     fokus_tensor_borrow(&v, qkv + 2 * D, FOKUS_F32, 4, qshape, qstride);
+    int64_t astride[4] = {N * D, dh, D, 1};
+    fokus_tensor av;
+    fokus_tensor_borrow(&av, a, FOKUS_F32, 4, qshape, astride);
     fokus_attend_opts ao;
     memset(&ao, 0, sizeof ao);
     ao.causal = FOKUS_CAUSAL_TOP_LEFT;
@@ -133,15 +138,11 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
                 st = linear(ctx, h, R, D, &ly->wv, ly->bqkv + 2 * D, false, qkv + 2 * D, 3 * D, err);
         }
         if (st != FOKUS_OK) goto fail;
-        fokus_tensor o = {0};
-        if ((st = fokus_attend(ctx, &q, &k, &v, &ao, &o, NULL, NULL, err)) != FOKUS_OK) goto fail;
-        /* merge heads: o [B, H, N, dh] -> a [B, N, H*dh] */
-        int64_t ashape[4] = {B, H, N, dh}, astride[4] = {N * D, dh, D, 1};
-        fokus_tensor av;
-        fokus_tensor_borrow(&av, a, FOKUS_F32, 4, ashape, astride);
-        st = fokus_tensor_copy(&av, &o, err);
-        fokus_tensor_release(&o);
-        if (st != FOKUS_OK) goto fail;
+        /* the heads land merged in a [B, N, H*dh] as a [B, H, N, dh] view: no copy */
+        bool maps = ro->attention_layer == l;
+        ao.want_probs = maps;
+        if ((st = fokus_attend_into(ctx, &q, &k, &v, &ao, &av, NULL, maps ? &out->attention : NULL, err)) != FOKUS_OK)
+            goto fail;
         if ((st = linear(ctx, a, R, D, &ly->wo, ly->bo, true, x, D, err)) != FOKUS_OK) goto fail;
         fokus_layernorm(ctx, h, D, x, D, R, D, ly->ln2_w, ly->ln2_b, (float)c->layer_norm_eps);
         if ((st = linear(ctx, h, R, D, &ly->w1, ly->b1, false, f, I, err)) != FOKUS_OK) goto fail;
@@ -190,10 +191,15 @@ fail:
     return st;
 }
 
-fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, bool want_hidden,
-                                fokus_clip_output *out, fokus_error *err)
+fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids,
+                                const fokus_clip_run_opts *opts, fokus_clip_output *out, fokus_error *err)
 {
-    run_opts ro = {want_hidden, -1, NULL};
+    run_opts ro = {opts && opts->want_hidden, opts ? opts->attention_layer : -1, -1, NULL};
+    if (ro.attention_layer >= m->cfg.num_layers) {
+        memset(out, 0, sizeof *out);
+        return fokus_fail(err, FOKUS_EINVAL, "clip: attention layer %d outside 1..%lld", ro.attention_layer + 1,
+                          (long long)m->cfg.num_layers);
+    }
     return run(ctx, m, ids, &ro, out, err);
 }
 
@@ -207,7 +213,7 @@ fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor
     if (skip < 1 || skip > c->num_layers)
         return fokus_fail(err, FOKUS_EINVAL, "encode: skip must be in 1..%lld, got %d", (long long)c->num_layers, skip);
     fokus_tensor cap = {0};
-    run_opts ro = {false, skip > 1 ? (int)(c->num_layers + 1 - skip) : -1, &cap};
+    run_opts ro = {false, -1, skip > 1 ? (int)(c->num_layers + 1 - skip) : -1, &cap};
     fokus_clip_output o;
     fokus_status st = run(ctx, m, ids, &ro, &o, err);
     if (st != FOKUS_OK) return st;

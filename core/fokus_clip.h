@@ -53,14 +53,21 @@ typedef struct fokus_clip_output {
     fokus_tensor eos_positions;       /* [B] i32, 0-based */
     fokus_tensor *hidden_states;      /* want_hidden: num_layers + 1 tensors [B, N, D] */
     int n_hidden;
+    fokus_tensor attention;           /* attention_layer >= 0: its probabilities [B, H, N, N] */
 } fokus_clip_output;
+
+typedef struct fokus_clip_run_opts {
+    bool want_hidden;                 /* every layer's output, as HF's output_hidden_states */
+    int attention_layer;              /* 0-based layer whose attention map to keep, or -1 */
+} fokus_clip_run_opts;
 void fokus_clip_output_free(fokus_clip_output *o);
 
 /* Forward pass over ids [B, N] (any integer dtype, 1 <= N <= max_positions). Ids
- * outside [0, vocab_size) are FOKUS_EINVAL. want_hidden adds every layer's output
- * (embeddings first, no final LayerNorm), as HF's output_hidden_states. */
-fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, bool want_hidden,
-                                fokus_clip_output *out, fokus_error *err);
+ * outside [0, vocab_size) are FOKUS_EINVAL. opts (may be NULL): want_hidden adds every
+ * layer's output (embeddings first, no final LayerNorm); attention_layer keeps that
+ * layer's attention probabilities (for maps). */
+fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids,
+                                const fokus_clip_run_opts *opts, fokus_clip_output *out, fokus_error *err);
 
 /* Conditioning as SD front ends build it from chunks of ids [C, 77]:
  *   cond [1, C*77, D]: the output of layer L + 1 - skip (skip 1 = last layer); with
@@ -71,6 +78,15 @@ fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tenso
 fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip,
                                bool final_norm, fokus_tensor *cond, fokus_tensor *pooled,
                                fokus_tensor *projected, fokus_error *err);
+
+/* Seeded random weights of a small CLIP-shaped text model in HF naming (vocabulary
+ * 49408, 77 positions, the given width (a multiple of 16) and layers, MLP 4x width,
+ * projection width x width): for demos and tests without a checkpoint. Free with
+ * fokus_st_entries_free. Heads default to width / 64 when width >= 64 (else 1); pass
+ * num_heads in the config to fokus_clip_new to choose. */
+fokus_status fokus_clip_tiny_weights(uint64_t seed, int64_t width, int64_t layers, fokus_st_entry **out,
+                                     size_t *n, fokus_error *err);
+void fokus_st_entries_free(fokus_st_entry *e, size_t n);
 
 #ifdef __cplusplus
 }

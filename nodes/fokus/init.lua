@@ -1,13 +1,21 @@
 -- fokus: the Lua facade over the C module `fokus.core`.
 --
 -- `require "fokus"` returns this table: every function of the C module (tensors,
--- files, attention, ...) plus the Lua-side pieces (node definitions and the graph
--- runtime, as they land). Method forms live on the Tensor metatable in C.
+-- files, attention, models, ...) plus the Lua-side pieces (node definitions and the
+-- graph runtime, as they land). Method forms live on the userdata metatables in C.
 local core = require "fokus.core"
 
 local fokus = {}
 for k, v in pairs(core) do fokus[k] = v end
-
 fokus.core = core
+
+-- fokus.clip(weights [, opts]) loads a CLIP text encoder; fokus.clip.tiny{seed =}
+-- builds a small seeded one for demos and tests.
+fokus.clip = setmetatable({
+  tiny = core.clip_tiny,
+}, {
+  __call = function(_, weights, opts) return core.clip(weights, opts) end,
+})
+fokus.clip_tiny = nil
 
 return fokus

@@ -1,7 +1,9 @@
 /* libFuzzer target: arbitrary bytes as a .safetensors file. Loading must either fail
  * with a message or produce tensors whose every byte is readable (ASan checks that the
  * views stay inside the mapping). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>

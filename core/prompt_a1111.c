@@ -149,14 +149,14 @@ static bool add_text(parser *P, const char *s, size_t n)
             while (j > lim && (u[j] & 0xC0) == 0x80) j--;
             int32_t cp;
             size_t k = fokus_prompt_py_utf8(u + j, n - j, &cp);
-            if (j + k != a || !fokus_prompt_py_isspace(cp)) break;
+            if (j + k != a || !fokus_py_isspace((uint32_t)cp)) break;
             a = j;
         }
         size_t e = q + 5;
         while (e < n) {
             int32_t cp;
             size_t k = fokus_prompt_py_utf8((const unsigned char *)s + e, n - e, &cp);
-            if (!fokus_prompt_py_isspace(cp)) break;
+            if (!fokus_py_isspace((uint32_t)cp)) break;
             e += k;
         }
         if (!add_entry(P, s + start, a - start, false)) return false;

@@ -27,32 +27,6 @@ size_t fokus_prompt_py_utf8(const unsigned char *s, size_t n, int32_t *cp)
     return (size_t)k;
 }
 
-bool fokus_prompt_py_isspace(int32_t c)
-{
-    /* CPython's _PyUnicode_IsWhitespace: bidi classes WS/B/S or category Zs. */
-    if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
-    switch (c) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
-    case 0x3000:
-        return true;
-    }
-    return c >= 0x2000 && c <= 0x200A;
-}
-
-bool fokus_prompt_py_isword(int32_t c)
-{
-    if (c < 0x80)
-        return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-        return true;
-    default:
-        return false;
-    }
-}
-
 int fokus_prompt_py_decimal(int32_t c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -92,7 +66,7 @@ bool fokus_prompt_py_float(const char *s, size_t n, double *out)
         int32_t cp;
         size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, n - i, &cp);
         i += k;
-        if (fokus_prompt_py_isspace(cp)) {
+        if (fokus_py_isspace((uint32_t)cp)) {
             buf[m++] = ' ';
         } else {
             int d = cp == 0xFFFD ? -1 : fokus_prompt_py_decimal(cp);
@@ -170,7 +144,7 @@ bool fokus_prompt_py_boundary(const char *s, size_t n, size_t i)
     int32_t cp;
     if (i < n) {
         fokus_prompt_py_utf8(u + i, n - i, &cp);
-        after = fokus_prompt_py_isword(cp);
+        after = fokus_py_isword((uint32_t)cp);
     }
     if (i > 0) {
         /* step back to the start of the previous character (at most 4 bytes) */
@@ -178,7 +152,7 @@ bool fokus_prompt_py_boundary(const char *s, size_t n, size_t i)
         while (j > lim && (u[j] & 0xC0) == 0x80) j--;
         size_t k = fokus_prompt_py_utf8(u + j, n - j, &cp);
         if (j + k != i) cp = 0xFFFD; /* the byte before i is a stray continuation byte */
-        before = fokus_prompt_py_isword(cp);
+        before = fokus_py_isword((uint32_t)cp);
     }
     return before != after;
 }

@@ -7,16 +7,13 @@
 #define FOKUS_PROMPT_INTERNAL_H
 
 #include "fokus.h"
+#include "unicode_py.h"
 
 /* Decodes one UTF-8 character at s[0..n), n >= 1. Returns its byte length (>= 1) and
  * stores the code point, or U+FFFD with length 1 for an invalid or truncated sequence
  * (as Python's errors="replace" decoding sees such a byte). */
 size_t fokus_prompt_py_utf8(const unsigned char *s, size_t n, int32_t *cp);
 
-/* Python's str.isspace() / re `\s` for a code point. */
-bool fokus_prompt_py_isspace(int32_t cp);
-/* Python re's `\w` for str patterns: alphanumeric (Unicode) or '_'. */
-bool fokus_prompt_py_isword(int32_t cp);
 /* Value 0-9 of a Unicode decimal digit (category Nd), or -1. */
 int fokus_prompt_py_decimal(int32_t cp);
 

@@ -120,7 +120,7 @@ static size_t skip_ws(const char *s, size_t i, size_t e)
     while (i < e) {
         int32_t cp;
         size_t k = fokus_prompt_py_utf8((const unsigned char *)s + i, e - i, &cp);
-        if (!fokus_prompt_py_isspace(cp)) break;
+        if (!fokus_py_isspace((uint32_t)cp)) break;
         i += k;
     }
     return i;
@@ -445,7 +445,7 @@ static size_t ws_start_before(const char *s, size_t a, size_t i)
         while (j > lim && (u[j] & 0xC0) == 0x80) j--;
         int32_t cp;
         size_t k = fokus_prompt_py_utf8(u + j, i - j, &cp);
-        if (j + k != i || !fokus_prompt_py_isspace(cp)) break;
+        if (j + k != i || !fokus_py_isspace((uint32_t)cp)) break;
         i = j;
     }
     return i;

@@ -53,12 +53,7 @@ int fokus_utf8_put(uint32_t c, unsigned char *dst);
 
 /* ---- Python's view of Unicode, from utf8proc's tables (unicode_py.c) ---- */
 
-bool fokus_py_isspace(uint32_t c);      /* str.isspace, str.strip(): Zs or bidi WS/B/S */
-bool fokus_regex_isspace(uint32_t c);   /* `regex` module \s: the White_Space property */
-bool fokus_is_letter(uint32_t c);       /* \p{L} */
-bool fokus_is_number(uint32_t c);       /* \p{N} */
-bool fokus_py_isword(uint32_t c);       /* Python `re` \w */
-bool fokus_py_isalnum_ascii(uint32_t c);
+#include "unicode_py.h"
 
 /* str.lower(): full lower-case mapping (U+0130 -> "i\u0307") with the Final_Sigma rule. */
 int fokus_py_lower(const fokus_ustr *in, fokus_ustr *out);

@@ -25,6 +25,12 @@
 #include <simde/x86/f16c.h>
 
 #include "gemm_kernel.h"
+#include "simd_math.h"
+
+static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
+{
+    return fokus_v_load16_widen(p, dt == FOKUS_F16, dt == FOKUS_BF16);
+}
 
 #if GEMM_MR > 16
 #error "pack_a transposes 16-row blocks: GEMM_MR must be <= 16"
@@ -147,25 +153,6 @@ void fokus_gemm_ukernel(int64_t kc, const float *a, const float *b, const gemm_s
  * Packing
  * ---------------------------------------------------------------------------------- */
 
-/* 16 consecutive elements at p, widened to f32. */
-GEMM_INLINE simde__m512 load16(const void *p, fokus_dtype dt)
-{
-    if (dt == FOKUS_F16) {
-        const simde__m128i *q = (const simde__m128i *)p;
-        simde__m256 lo = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q));
-        simde__m256 hi = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q + 1));
-        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(lo), hi, 1);
-    }
-    if (dt == FOKUS_BF16) {
-        const simde__m128i *q = (const simde__m128i *)p;
-        simde__m256i lo = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q)), 16);
-        simde__m256i hi = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q + 1)), 16);
-        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(simde_mm256_castsi256_ps(lo)),
-                                       simde_mm256_castsi256_ps(hi), 1);
-    }
-    return simde_mm512_loadu_ps((const float *)p);
-}
-
 GEMM_INLINE const void *elem_ptr(const void *base, fokus_dtype dt, int64_t idx)
 {
     return (const char *)base + idx * (dt == FOKUS_F32 ? 4 : 2);
@@ -247,7 +234,7 @@ GEMM_INLINE void pack_b_n(const void *B, fokus_dtype dt, int64_t ldb, int64_t p0
             const int64_t c0 = q * GEMM_NR;
             if (c0 + GEMM_NR <= nb) {
                 for (int j = 0; j < GEMM_NV; j++)
-                    simde_mm512_store_ps(d + 16 * j, load16(elem_ptr(B, dt, row + c0 + 16 * j), dt));
+                    simde_mm512_store_ps(d + 16 * j, gemm_load16(elem_ptr(B, dt, row + c0 + 16 * j), dt));
             } else {
                 for (int c = 0; c < GEMM_NR; c++)
                     d[c] = c0 + c < nb ? fokus_gemm_b_at(B, dt, row + c0 + c) : 0.0f;
@@ -276,7 +263,7 @@ GEMM_INLINE void pack_b_t(const void *B, fokus_dtype dt, int64_t ldb, int64_t p0
         for (int64_t k = 0; k < kv; k += 16) {
             simde__m512 r[16];
             for (int i = 0; i < 16; i++)
-                r[i] = i < rows ? load16(src + (i * ldb + k) * esz, dt) : simde_mm512_setzero_ps();
+                r[i] = i < rows ? gemm_load16(src + (i * ldb + k) * esz, dt) : simde_mm512_setzero_ps();
             if ((k * esz) % 64 == 0)
                 for (int i = 0; i < next_rows; i++) __builtin_prefetch(next + (i * ldb + k) * esz, 0, 3);
             transpose16(r);

@@ -22,30 +22,18 @@
 #include <simde/x86/f16c.h>
 
 #include "gemm_kernel.h"
+#include "simd_math.h"
+
+static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
+{
+    return fokus_v_load16_widen(p, dt == FOKUS_F16, dt == FOKUS_BF16);
+}
 
 #if defined(__GNUC__)
 #define SMALL_INLINE static inline __attribute__((always_inline))
 #else
 #define SMALL_INLINE static inline
 #endif
-
-SMALL_INLINE simde__m512 load16w(const void *p, fokus_dtype dt)
-{
-    if (dt == FOKUS_F16) {
-        const simde__m128i *q = (const simde__m128i *)p;
-        simde__m256 lo = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q));
-        simde__m256 hi = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q + 1));
-        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(lo), hi, 1);
-    }
-    if (dt == FOKUS_BF16) {
-        const simde__m128i *q = (const simde__m128i *)p;
-        simde__m256i lo = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q)), 16);
-        simde__m256i hi = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q + 1)), 16);
-        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(simde_mm256_castsi256_ps(lo)),
-                                       simde_mm256_castsi256_ps(hi), 1);
-    }
-    return simde_mm512_loadu_ps((const float *)p);
-}
 
 /* `count` (< 16) elements widened, the rest zero. */
 SMALL_INLINE simde__m512 load_part(const void *B, fokus_dtype dt, int64_t idx, int64_t stride, int count)
@@ -99,7 +87,7 @@ SMALL_INLINE void small_t(const gemm_small_args *g, int64_t n0, int64_t n1, foku
             for (int i = 0; i < 16; i++) acc[i] = simde_mm512_setzero_ps();
             for (int64_t k = 0; k < kv; k += 16) {
                 simde__m512 b[4];
-                for (int r = 0; r < R; r++) b[r] = load16w(brow[r] + (size_t)k * esz, dt);
+                for (int r = 0; r < R; r++) b[r] = gemm_load16(brow[r] + (size_t)k * esz, dt);
                 /* the next group's rows, a group ahead: a few sequential streams alone
                  * do not keep enough misses in flight to reach DRAM bandwidth */
                 if (m == 0 && ((size_t)k * esz) % 64 == 0)
@@ -153,10 +141,10 @@ SMALL_INLINE void small_n(const gemm_small_args *g, int64_t n0, int64_t n1, foku
                 const char *brow = (const char *)g->B + (size_t)(k * g->ldb + n) * esz;
                 simde__m512 b[4];
                 if (w == W) {
-                    for (int v = 0; v < V; v++) b[v] = load16w(brow + (size_t)(16 * v) * esz, dt);
+                    for (int v = 0; v < V; v++) b[v] = gemm_load16(brow + (size_t)(16 * v) * esz, dt);
                 } else {
                     for (int v = 0; v < V; v++)
-                        b[v] = v < full ? load16w(brow + (size_t)(16 * v) * esz, dt)
+                        b[v] = v < full ? gemm_load16(brow + (size_t)(16 * v) * esz, dt)
                              : v == full && part ? load_part(g->B, dt, k * g->ldb + n + 16 * v, 1, part)
                                                  : simde_mm512_setzero_ps();
                 }

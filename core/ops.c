@@ -8,7 +8,7 @@
 #include <simde/x86/avx512.h>
 
 #include "fokus.h"
-#include "vmath.h"
+#include "simd_math.h"
 
 /* ---------------------------------------------------------------- LayerNorm */
 
@@ -37,8 +37,6 @@ static void ln_rows(void *argp, int64_t b, int64_t e, int worker)
     for (int64_t r = b; r < e; r++) {
         const float *x = a->x + r * a->ldx;
         float *y = a->y + r * a->ldy;
-        /* two passes (mean, then centred variance) as PyTorch does, which keeps the
-         * variance accurate when |mean| >> std */
         float mean = 0;
         if (!a->rms) {
             simde__m512 s = simde_mm512_setzero_ps();
@@ -48,15 +46,24 @@ static void ln_rows(void *argp, int64_t b, int64_t e, int worker)
             for (; i < n; i++) tail += x[i];
             mean = (hsum(s) + tail) / (float)n;
         }
-        simde__m512 vm = simde_mm512_set1_ps(mean), s2 = simde_mm512_setzero_ps();
+        /* corrected two-pass: the residuals' sum s1 repairs the rounding of the first
+         * mean (var = s2/n - (s1/n)^2), which matters when |mean| >> std */
+        simde__m512 vm = simde_mm512_set1_ps(mean), s1 = simde_mm512_setzero_ps(), s2 = simde_mm512_setzero_ps();
         int64_t i = 0;
         for (; i + 16 <= n; i += 16) {
             simde__m512 d = simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i), vm);
+            s1 = simde_mm512_add_ps(s1, d);
             s2 = simde_mm512_fmadd_ps(d, d, s2);
         }
-        float tail = 0;
-        for (; i < n; i++) tail += (x[i] - mean) * (x[i] - mean);
-        float var = (hsum(s2) + tail) / (float)n;
+        float t1 = 0, t2 = 0;
+        for (; i < n; i++) {
+            t1 += x[i] - mean;
+            t2 += (x[i] - mean) * (x[i] - mean);
+        }
+        float c = a->rms ? 0.0f : (hsum(s1) + t1) / (float)n;
+        float var = (hsum(s2) + t2) / (float)n - c * c;
+        mean += c;
+        vm = simde_mm512_set1_ps(mean);
         float inv = 1.0f / sqrtf(var + a->eps);
         simde__m512 vinv = simde_mm512_set1_ps(inv);
         for (i = 0; i + 16 <= n; i += 16) {

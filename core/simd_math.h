@@ -32,6 +32,7 @@
 #define FOKUS_SIMD_MATH_H
 
 #include <simde/x86/avx512.h>
+#include <simde/x86/f16c.h>
 
 /* Remez coefficients of 2^f on [-1/2, 1/2] for minimax relative error (degree 5,
  * 7.49e-8 before float32 rounding), computed with mpmath; c0 first. */
@@ -83,6 +84,76 @@ static inline float fokus_exp2_f32(float x)
     p = __builtin_fmaf(p, f, FOKUS_EXP2_C1);
     p = __builtin_fmaf(p, f, FOKUS_EXP2_C0);
     return __builtin_ldexpf(p, (int)n);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Natural-base functions for the element-wise model operations (ops.c). They feed
+ * activations compared at 1e-4 relative, so they trade the last ulps for simplicity;
+ * tests/c/test_ops.c measures them against double precision:
+ *   fokus_v_exp      relative error < 1.5e-6 for |x| <= 20 and < 6e-6 on [-86, 88]
+ *                    (the rounding of x * log2 e); 0 below about -87 (where the true
+ *                    value is below the smallest normal float)
+ *   fokus_v_sigmoid  absolute error < 3e-7
+ *   fokus_v_erf      absolute error < 5e-7 (Abramowitz & Stegun 7.1.26, 1.5e-7, plus
+ *                    float32 rounding)
+ *   fokus_v_tanh     absolute error < 5e-7
+ * ---------------------------------------------------------------------------------- */
+
+static inline simde__m512 fokus_v_exp(simde__m512 x)
+{
+    return fokus_exp2_ps(simde_mm512_mul_ps(x, simde_mm512_set1_ps(1.44269504088896341f)));
+}
+
+static inline simde__m512 fokus_v_sigmoid(simde__m512 x)
+{
+    simde__m512 one = simde_mm512_set1_ps(1.0f);
+    return simde_mm512_div_ps(one, simde_mm512_add_ps(one, fokus_v_exp(simde_mm512_sub_ps(simde_mm512_setzero_ps(), x))));
+}
+
+static inline simde__m512 fokus_v_erf(simde__m512 x)
+{
+    simde__m512 ax = simde_mm512_abs_ps(x);
+    simde__m512 t = simde_mm512_div_ps(simde_mm512_set1_ps(1.0f),
+                                       simde_mm512_fmadd_ps(ax, simde_mm512_set1_ps(0.3275911f), simde_mm512_set1_ps(1.0f)));
+    simde__m512 p = simde_mm512_set1_ps(1.061405429f);
+    p = simde_mm512_fmadd_ps(p, t, simde_mm512_set1_ps(-1.453152027f));
+    p = simde_mm512_fmadd_ps(p, t, simde_mm512_set1_ps(1.421413741f));
+    p = simde_mm512_fmadd_ps(p, t, simde_mm512_set1_ps(-0.284496736f));
+    p = simde_mm512_fmadd_ps(p, t, simde_mm512_set1_ps(0.254829592f));
+    p = simde_mm512_mul_ps(p, t);
+    simde__m512 e = fokus_v_exp(simde_mm512_sub_ps(simde_mm512_setzero_ps(), simde_mm512_mul_ps(ax, ax)));
+    simde__m512 y = simde_mm512_fnmadd_ps(p, e, simde_mm512_set1_ps(1.0f));
+    /* erf is odd: put the sign of x back */
+    simde__m512i sign = simde_mm512_and_si512(simde_mm512_castps_si512(x), simde_mm512_set1_epi32((int)0x80000000u));
+    return simde_mm512_castsi512_ps(simde_mm512_or_si512(simde_mm512_castps_si512(y), sign));
+}
+
+static inline simde__m512 fokus_v_tanh(simde__m512 x)
+{
+    /* tanh(x) = 1 - 2 / (exp(2x) + 1): saturates correctly at both ends */
+    simde__m512 one = simde_mm512_set1_ps(1.0f);
+    simde__m512 e = fokus_v_exp(simde_mm512_add_ps(x, x));
+    return simde_mm512_sub_ps(one, simde_mm512_div_ps(simde_mm512_set1_ps(2.0f), simde_mm512_add_ps(e, one)));
+}
+
+/* 16 consecutive f32, f16 or bf16 values at p, widened to f32 (f16 through F16C,
+ * bf16 by a 16-bit shift into the upper half of each lane); f32 when both flags are 0. */
+static inline simde__m512 fokus_v_load16_widen(const void *p, int dt_f16, int dt_bf16)
+{
+    if (dt_f16) {
+        const simde__m128i *q = (const simde__m128i *)p;
+        simde__m256 lo = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q));
+        simde__m256 hi = simde_mm256_cvtph_ps(simde_mm_loadu_si128(q + 1));
+        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(lo), hi, 1);
+    }
+    if (dt_bf16) {
+        const simde__m128i *q = (const simde__m128i *)p;
+        simde__m256i lo = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q)), 16);
+        simde__m256i hi = simde_mm256_slli_epi32(simde_mm256_cvtepu16_epi32(simde_mm_loadu_si128(q + 1)), 16);
+        return simde_mm512_insertf32x8(simde_mm512_castps256_ps512(simde_mm256_castsi256_ps(lo)),
+                                       simde_mm256_castsi256_ps(hi), 1);
+    }
+    return simde_mm512_loadu_ps((const float *)p);
 }
 
 #endif /* FOKUS_SIMD_MATH_H */

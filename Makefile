@@ -88,9 +88,11 @@ all: $(LIB) $(MODULE) $(HOST)
 
 module: $(MODULE)
 
-# Installs what is missing (root: apt-get; otherwise says what to run).
+# Installs what is missing (root: apt-get; otherwise says what to run). The targets
+# that need it build through a recursive make, so `make -j test` cannot compile
+# before the packages are there (and the Makefile is re-read with them installed).
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -132,16 +134,26 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB) tests/bench/bench.h
 	$(CC) $(CFLAGS_BASE) -fvisibility=default -o $@ $< $(LIB) $(DEP_LIBS) \
 	  $(if $(wildcard /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h),-DFOKUS_HAVE_OPENBLAS -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@mkdir -p out
 	$(HOST) scripts/demo.lua
 
-test: deps all $(CTEST_BIN)
-	@sh tests/run
+# Under SANITIZE=1 the Lua module is instrumented: lua5.4 (busted) needs the ASan and
+# UBSan runtimes preloaded to load it.
+ifeq ($(SANITIZE),1)
+TEST_ENV    := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+               ASAN_OPTIONS=detect_leaks=0
+endif
+
+test: deps
+	@$(MAKE) --no-print-directory all $(CTEST_BIN)
+	@BUILD=$(BUILD) $(TEST_ENV) sh tests/run
 
 check: test
 
-bench: deps all $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 # Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
@@ -156,7 +168,9 @@ $(BUILD)/fuzz/seed: tests/fuzz/seed.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -o $@ $< -ljansson
 
-fuzz: deps $(FUZZ_BIN) $(BUILD)/fuzz/seed
+fuzz: EXTRA_PACKAGES := clang libclang-rt-14-dev
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(BUILD)/fuzz/seed
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
 	  BUILD=$(BUILD) sh tests/fuzz/seed.sh $$n $(BUILD)/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS) s)"; \

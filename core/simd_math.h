@@ -94,8 +94,8 @@ static inline float fokus_exp2_f32(float x)
  *                    (the rounding of x * log2 e); 0 below about -87 (where the true
  *                    value is below the smallest normal float)
  *   fokus_v_sigmoid  absolute error < 3e-7
- *   fokus_v_erf      absolute error < 5e-7 (Abramowitz & Stegun 7.1.26, 1.5e-7, plus
- *                    float32 rounding)
+ *   fokus_v_erf      absolute error < 6e-7 (Abramowitz & Stegun 7.1.26, 1.5e-7, plus
+ *                    float32 rounding; unfused multiply-adds in PORTABLE builds)
  *   fokus_v_tanh     absolute error < 5e-7
  * ---------------------------------------------------------------------------------- */
 

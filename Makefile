@@ -44,7 +44,7 @@ LUA_CFLAGS  := -I$(LUA_INCDIR)
 endif
 
 ifeq ($(PORTABLE),1)
-ARCH_FLAGS  := -march=x86-64 -mtune=generic
+ARCH_FLAGS  := -march=x86-64 -mtune=generic -Wno-psabi
 else
 ARCH_FLAGS  := -march=native
 endif

@@ -349,12 +349,7 @@ void lf_open_clip(lua_State *L)
         {"forward", m_forward}, {"encode", m_encode}, {"config", m_config}, {"close", m_close}, {NULL, NULL},
     };
     static const luaL_Reg meta[] = {{"__gc", m_close}, {"__close", m_close}, {"__tostring", m_tostring}, {NULL, NULL}};
-    if (luaL_newmetatable(L, LF_CLIP)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    lf_newclass(L, LF_CLIP, meta, methods);
     static const luaL_Reg funcs[] = {{"clip", l_clip}, {"clip_tiny", l_clip_tiny}, {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 }

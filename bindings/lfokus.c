@@ -196,6 +196,17 @@ fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char 
     return v;
 }
 
+void lf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, name)) { /* also sets __name, used by luaL_typename */
+        luaL_setfuncs(L, meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
 /* ---------------------------------------------------------------- module */
 
 static int l_threads(lua_State *L)

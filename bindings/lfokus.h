@@ -61,6 +61,11 @@ lua_Integer lf_optinteger(lua_State *L, int arg, const char *fname, const char *
 const char *lf_optstring(lua_State *L, int arg, const char *fname, const char *key, const char *def);
 fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char *key);
 
+/* Creates (once per state) the metatable `name` for a userdata type: `meta` holds the
+ * metamethods (__gc, __close, __tostring), `methods` becomes __index. Like liolib's
+ * createmeta. */
+void lf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
+
 /* Registration of each part of the module into the table on top of the stack. */
 void lf_open_tensor(lua_State *L);
 void lf_open_io(lua_State *L);

@@ -525,13 +525,6 @@ void lf_open_tensor(lua_State *L)
         {"tensor", l_tensor}, {"zeros", l_zeros}, {"ones", l_ones},         {"randn", l_randn},
         {"seed", l_seed},     {"is_tensor", l_is_tensor}, {NULL, NULL},
     };
-    if (luaL_newmetatable(L, LF_TENSOR)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushstring(L, LF_TENSOR);
-        lua_setfield(L, -2, "__name");
-    }
-    lua_pop(L, 1);
+    lf_newclass(L, LF_TENSOR, meta, methods);
     luaL_setfuncs(L, funcs, 0);
 }

@@ -192,12 +192,7 @@ void lf_open_tokenizer(lua_State *L)
         {"info", m_info},     {"close", m_close},   {NULL, NULL},
     };
     static const luaL_Reg meta[] = {{"__gc", m_close}, {"__close", m_close}, {"__tostring", m_tostring}, {NULL, NULL}};
-    if (luaL_newmetatable(L, LF_TOKENIZER)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    lf_newclass(L, LF_TOKENIZER, meta, methods);
     static const luaL_Reg funcs[] = {{"tokenizer", l_tokenizer}, {NULL, NULL}};
     luaL_setfuncs(L, funcs, 0);
 }

@@ -64,28 +64,16 @@ typedef struct parser {
     int64_t events;
 } parser;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) return true;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need) nc *= 2;
-    void *q = realloc(*p, nc * size);
-    if (!q) return false;
-    *p = q;
-    *cap = nc;
-    return true;
-}
-
 static bool add_entry(parser *P, const char *s, size_t n, bool is_break)
 {
     if (P->state_changed || P->ngrp == 0) {
-        if (!grow((void **)&P->grp, &P->capgrp, P->ngrp + 1, sizeof *P->grp)) return false;
+        if (!fokus_prompt_grow((void **)&P->grp, &P->capgrp, P->ngrp + 1, sizeof *P->grp)) return false;
         P->grp[P->ngrp].top_round = P->nr ? P->rstack[P->nr - 1] : -1;
         P->grp[P->ngrp].top_square = P->ns ? P->sstack[P->ns - 1] : -1;
         P->ngrp++;
         P->state_changed = false;
     }
-    if (!grow((void **)&P->ent, &P->capent, P->nent + 1, sizeof *P->ent)) return false;
+    if (!fokus_prompt_grow((void **)&P->ent, &P->capent, P->nent + 1, sizeof *P->ent)) return false;
     P->ent[P->nent++] = (entry){P->text.n, n, (int32_t)(P->ngrp - 1), is_break};
     return fokus_sbuf_put(&P->text, s, n);
 }
@@ -93,7 +81,7 @@ static bool add_entry(parser *P, const char *s, size_t n, bool is_break)
 static bool open_bracket(parser *P, bool round)
 {
     if (P->nbr >= INT32_MAX - 1) return false;
-    if (!grow((void **)&P->br, &P->capbr, P->nbr + 1, sizeof *P->br)) return false;
+    if (!fokus_prompt_grow((void **)&P->br, &P->capbr, P->nbr + 1, sizeof *P->br)) return false;
     size_t need = (round ? P->nr : P->ns) + 1;
     if (need > P->caps) {
         size_t nc = P->caps ? P->caps * 2 : 16;

@@ -214,3 +214,18 @@ fokus_status fokus_prompt_parse(const char *text, size_t len, fokus_syntax synta
     }
     return fokus_fail(err, FOKUS_EINVAL, "prompt_parse: unknown syntax %d (expected A1111 or COMFY)", (int)syntax);
 }
+
+bool fokus_prompt_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return true;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2 / size) return false;
+        nc *= 2;
+    }
+    void *q = realloc(*p, nc * size);
+    if (!q) return false;
+    *p = q;
+    *cap = nc;
+    return true;
+}

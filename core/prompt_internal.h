@@ -25,6 +25,10 @@ bool fokus_prompt_py_float(const char *s, size_t n, double *out);
 /* Word boundary test of Python re (`\b`) at byte offset i of s[0..n). */
 bool fokus_prompt_py_boundary(const char *s, size_t n, size_t i);
 
+/* Grows the array *p (elements of `size` bytes, capacity *cap) to hold `need`,
+ * doubling; false when memory (or size_t) runs out, leaving *p as it was. */
+bool fokus_prompt_grow(void **p, size_t *cap, size_t need, size_t size);
+
 /* Appends a segment (copying text) to a segment list. */
 fokus_status fokus_segments_push(fokus_segments *s, const char *text, size_t len, double w);
 

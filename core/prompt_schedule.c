@@ -56,21 +56,9 @@ typedef struct sched {
     size_t nst, capst;
 } sched;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) return true;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need) nc *= 2;
-    void *q = realloc(*p, nc * size);
-    if (!q) return false;
-    *p = q;
-    *cap = nc;
-    return true;
-}
-
 static int32_t new_cons(sched *S, size_t pos, int kind)
 {
-    if (!grow((void **)&S->c, &S->capc, S->nc + 1, sizeof *S->c)) return -1;
+    if (!fokus_prompt_grow((void **)&S->c, &S->capc, S->nc + 1, sizeof *S->c)) return -1;
     S->c[S->nc] = (cons){.kind = kind};
     S->idx[pos] = (int32_t)S->nc;
     return (int32_t)S->nc++;
@@ -149,7 +137,7 @@ static bool try_construct(sched *S, size_t pos)
     size_t i = pos;
     for (;;) {
         /* open a new attempt at i */
-        if (!grow((void **)&S->st, &S->capst, S->nst + 1, sizeof *S->st)) return false;
+        if (!fokus_prompt_grow((void **)&S->st, &S->capst, S->nst + 1, sizeof *S->st)) return false;
         S->st[S->nst++] = (attempt){.start = i};
         i++;
     scan:
@@ -238,7 +226,7 @@ static bool render(const sched *S, int step, fokus_sbuf *out, outframe **stk, si
     size_t ns = 0;
     out->n = 0;
     if (!fokus_sbuf_put(out, "", 0)) return false;
-    if (!grow((void **)stk, cap, 1, sizeof **stk)) return false;
+    if (!fokus_prompt_grow((void **)stk, cap, 1, sizeof **stk)) return false;
     (*stk)[ns++] = (outframe){0, S->n, SIZE_MAX};
     while (ns) {
         outframe *f = &(*stk)[ns - 1];
@@ -291,7 +279,7 @@ static bool render(const sched *S, int step, fokus_sbuf *out, outframe **stk, si
             }
             b = q;
         }
-        if (!grow((void **)stk, cap, ns + 1, sizeof **stk)) return false;
+        if (!fokus_prompt_grow((void **)stk, cap, ns + 1, sizeof **stk)) return false;
         (*stk)[ns++] = (outframe){a, b, c->kind == C_GROUP ? p : SIZE_MAX};
     }
     return true;
@@ -315,7 +303,7 @@ void fokus_schedule_free(fokus_schedule *s)
 
 static fokus_status sched_push(fokus_schedule *o, int until, const char *t, size_t n)
 {
-    if (!grow((void **)&o->items, &o->cap, o->n + 1, sizeof *o->items)) return FOKUS_ENOMEM;
+    if (!fokus_prompt_grow((void **)&o->items, &o->cap, o->n + 1, sizeof *o->items)) return FOKUS_ENOMEM;
     char *p = malloc(n + 1);
     if (!p) return FOKUS_ENOMEM;
     if (n) memcpy(p, t, n);

@@ -57,10 +57,12 @@ EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH_FLAGS) $(WARN) -fPIC -pthread \
-               -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF $(EXTRA_CFLAGS)
+               -fvisibility=hidden -DSIMDE_ENABLE_NATIVE_ALIASES_OFF -Icore $(EXTRA_CFLAGS)
 DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
 
-CORE_SRC    := $(sort $(wildcard core/*.c))
+# core/ has one folder per capability (see core/fokus.h); sources include each other's
+# headers as "folder/header.h" from -Icore.
+CORE_SRC    := $(sort $(wildcard core/*/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 BIND_SRC    := $(filter-out bindings/host.c,$(sort $(wildcard bindings/*.c)))
 BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
@@ -80,7 +82,7 @@ MODULE      := $(BUILD)/lua/fokus/core.so
 HOST        := $(BUILD)/fokus
 
 # The random generator must give the same numbers with and without FMA contraction.
-$(BUILD)/core/rng.o: CFLAGS_EXTRA := -ffp-contract=off
+$(BUILD)/core/base/rng.o: CFLAGS_EXTRA := -ffp-contract=off
 
 .PHONY: all module deps demo test check bench fuzz install uninstall clean
 
@@ -104,7 +106,7 @@ deps:
 	  fi; \
 	fi
 
-HEADERS     := $(wildcard core/*.h bindings/*.h)
+HEADERS     := $(wildcard core/*.h core/*/*.h bindings/*.h)
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -159,7 +161,7 @@ bench: deps
 # Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
 FUZZ_CC     := clang
 FUZZ_FLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=undefined -march=native -DSIMDE_ENABLE_NATIVE_ALIASES_OFF
+               -fno-sanitize-recover=undefined -march=native -DSIMDE_ENABLE_NATIVE_ALIASES_OFF -Icore
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(DEP_LIBS)

@@ -15,7 +15,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../core/fokus.h"
+#include "fokus.h"
 
 int luaopen_fokus_core(lua_State *L);
 

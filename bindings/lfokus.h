@@ -16,7 +16,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../core/fokus.h"
+#include "fokus.h"
 
 #define LF_TENSOR "fokus.Tensor"
 #define LF_TOKENIZER "fokus.Tokenizer"

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes core/codepages.h: what bytes 0x80-0xFF decode to in the single-byte encodings
+"""Writes core/text/codepages.h: what bytes 0x80-0xFF decode to in the single-byte encodings
 that ftfy's fix_encoding tries (chardata.CHARMAP_ENCODINGS), taken from Python's own
 codecs, which is what ftfy uses. 0 marks a byte the codec leaves undefined (ftfy's
 "sloppy" variants then decode it as Latin-1 would). Bytes 0x00-0x7F are ASCII in all.
 Also the inverse (code point -> byte) of each table, with the sloppy fill-ins, sorted
 for binary search.
 
-    python3 tools/gen_codepages.py > core/codepages.h"""
+    python3 tools/gen_codepages.py > core/text/codepages.h"""
 import sys
 
 ENCODINGS = [

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes core/html_entities.h: the HTML5 named character references (WHATWG list, as
+"""Writes core/text/html_entities.h: the HTML5 named character references (WHATWG list, as
 Python's html.entities.html5 holds it) and the extra all-caps names that ftfy's
 unescape_html also accepts.
 
-    python3 tools/gen_html_entities.py > core/html_entities.h
+    python3 tools/gen_html_entities.py > core/text/html_entities.h
 
 The all-caps rule is ftfy 6.x's (chardata._build_html_entities): for every lower-case
 name ending in ';' whose upper-cased form is not already decoded by html.unescape, the

@@ -10,7 +10,7 @@
 
 #include <simde/x86/avx512.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 static int bench_cmp_double(const void *a, const void *b)
 {

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "../../core/simd_math.h"
+#include "linalg/simd_math.h"
 
 #ifdef FOKUS_HAVE_OPENBLAS
 #include <cblas.h>

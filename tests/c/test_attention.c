@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/attention_internal.h"
-#include "../../core/fokus.h"
-#include "../../core/simd_math.h"
+#include "attention/attention_internal.h"
+#include "fokus.h"
+#include "linalg/simd_math.h"
 #include "check.h"
 
 /* ---- small helpers -------------------------------------------------------------- */

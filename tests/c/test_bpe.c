@@ -6,9 +6,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../../core/fokus.h"
-#include "../../core/bpe_internal.h"
-#include "../../core/textclean.h"
+#include "fokus.h"
+#include "text/bpe_internal.h"
+#include "text/textclean.h"
 #include "check.h"
 
 static char vocab_path[4096], oracle_path[4096];

@@ -4,7 +4,7 @@
 
 #include "check.h"
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 static fokus_ctx *ctx;
 

@@ -5,7 +5,7 @@
 
 #include "check.h"
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 typedef struct job {
     fokus_clip *m;

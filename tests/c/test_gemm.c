@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 #include "check.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -4,8 +4,8 @@
  * of every float dtype. */
 #include "check.h"
 
-#include "../../core/fokus.h"
-#include "../../core/simd_math.h"
+#include "fokus.h"
+#include "linalg/simd_math.h"
 
 static fokus_ctx *ctx;
 

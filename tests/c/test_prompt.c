@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 #include "check.h"
 
 static char oracle_path[4200], vocab_path[4200];

@@ -1,7 +1,7 @@
 /* Tensors, views, conversions, half-precision rounding and the seeded generator. */
 #include "check.h"
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 static uint32_t bits(float f)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 static fokus_bpe *tok;
 

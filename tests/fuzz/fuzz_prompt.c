@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 static fokus_bpe *tok;
 

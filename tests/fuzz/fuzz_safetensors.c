@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../core/fokus.h"
+#include "fokus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

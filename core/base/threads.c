@@ -1,0 +1,329 @@
+/* The context's thread pool: one job at a time, chunks handed out through an atomic
+ * counter, the calling thread working as worker 0.
+ *
+ * Latency matters more than throughput here: a CLIP layer is a handful of calls of
+ * ~100 us each, so a worker spins briefly on the job generation before it sleeps on
+ * the condition variable, and the caller spins briefly before it waits for stragglers. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fokus_base.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* How long a waiting thread polls before it sleeps: long enough to bridge the gap
+ * between the back-to-back calls of a model layer, short enough that a preempted
+ * partner on a busy machine does not make us burn its time slice. */
+#define WORKER_SPIN_SECONDS 200e-6
+#define MAIN_SPIN_SECONDS 50e-6
+
+typedef struct scratch_buf {
+    void *p;
+    size_t cap;
+} scratch_buf;
+
+typedef struct worker_arg {
+    fokus_ctx *ctx;
+    int id;
+    unsigned long long start_generation; /* jobs after this one are ours */
+} worker_arg;
+
+struct fokus_ctx {
+    int nthreads;
+    pthread_t *threads;            /* nthreads - 1 of them */
+    worker_arg *wargs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;
+    pthread_cond_t cv_done;
+
+    /* current job */
+    fokus_range_fn fn;
+    void *arg;
+    int64_t n, grain;
+    atomic_llong next;
+    atomic_int pending;            /* workers that have not finished the current job */
+    atomic_ullong generation;
+    atomic_int stop;
+    atomic_int sleeping_main;
+
+    atomic_bool interrupt;
+    scratch_buf *scratch;          /* [FOKUS_SCRATCH_SLOTS][nthreads + 1] */
+};
+
+/* Which pool (and which worker of it) the current thread is running a task for, so a
+ * nested fokus_parallel on the same context runs inline with the right worker index
+ * (and hence the right scratch buffers). Thread-local, not shared between threads. */
+static _Thread_local const fokus_ctx *tls_ctx;
+static _Thread_local int tls_worker;
+
+double fokus_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int fokus_online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+/* Polling budget: true while a waiter should keep spinning. The clock is read only
+ * every 64 polls, since it costs more than a pause. */
+static bool keep_spinning(unsigned *spins, double *t0, double limit)
+{
+    if ((++*spins & 63) != 0) return true;
+    double now = fokus_clock();
+    if (*t0 == 0) {
+        *t0 = now;
+        return true;
+    }
+    return now - *t0 < limit;
+}
+
+static void run_chunks(fokus_ctx *ctx, int worker)
+{
+    const int64_t n = ctx->n, grain = ctx->grain;
+    const fokus_ctx *saved_ctx = tls_ctx;
+    int saved_worker = tls_worker;
+    tls_ctx = ctx;
+    tls_worker = worker;
+    for (;;) {
+        int64_t b = atomic_fetch_add_explicit(&ctx->next, grain, memory_order_relaxed);
+        if (b >= n) break;
+        int64_t e = b + grain < n ? b + grain : n;
+        ctx->fn(ctx->arg, b, e, worker);
+    }
+    tls_ctx = saved_ctx;
+    tls_worker = saved_worker;
+}
+
+static void *worker_main(void *p)
+{
+    worker_arg *wa = (worker_arg *)p;
+    fokus_ctx *ctx = wa->ctx;
+    /* not the current generation: a job may be posted before this thread first runs */
+    unsigned long long seen = wa->start_generation;
+    for (;;) {
+        unsigned long long g;
+        unsigned spins = 0;
+        double t0 = 0;
+        while ((g = atomic_load_explicit(&ctx->generation, memory_order_acquire)) == seen &&
+               !atomic_load_explicit(&ctx->stop, memory_order_relaxed)) {
+            if (keep_spinning(&spins, &t0, WORKER_SPIN_SECONDS)) {
+                CPU_RELAX();
+                continue;
+            }
+            pthread_mutex_lock(&ctx->mu);
+            while (atomic_load(&ctx->generation) == seen && !atomic_load(&ctx->stop))
+                pthread_cond_wait(&ctx->cv_work, &ctx->mu);
+            pthread_mutex_unlock(&ctx->mu);
+        }
+        if (atomic_load(&ctx->stop)) break;
+        seen = g;
+        run_chunks(ctx, wa->id);
+        if (atomic_fetch_sub(&ctx->pending, 1) == 1 &&
+            atomic_load(&ctx->sleeping_main)) {
+            pthread_mutex_lock(&ctx->mu);
+            pthread_cond_signal(&ctx->cv_done);
+            pthread_mutex_unlock(&ctx->mu);
+        }
+    }
+    return NULL;
+}
+
+static void stop_workers(fokus_ctx *ctx)
+{
+    if (!ctx->threads) return;
+    pthread_mutex_lock(&ctx->mu);
+    atomic_store(&ctx->stop, 1);
+    pthread_cond_broadcast(&ctx->cv_work);
+    pthread_mutex_unlock(&ctx->mu);
+    for (int i = 0; i < ctx->nthreads - 1; i++) pthread_join(ctx->threads[i], NULL);
+    free(ctx->threads);
+    free(ctx->wargs);
+    ctx->threads = NULL;
+    ctx->wargs = NULL;
+    atomic_store(&ctx->stop, 0);
+}
+
+static void free_scratch(fokus_ctx *ctx)
+{
+    if (!ctx->scratch) return;
+    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++) fokus_free(ctx->scratch[i].p);
+    free(ctx->scratch);
+    ctx->scratch = NULL;
+}
+
+static fokus_status start_workers(fokus_ctx *ctx, int n, fokus_error *err)
+{
+    ctx->nthreads = 1;
+    ctx->scratch = calloc((size_t)FOKUS_SCRATCH_SLOTS * (size_t)(n + 1), sizeof *ctx->scratch);
+    if (!ctx->scratch) return fokus_fail(err, FOKUS_ENOMEM, "threads: out of memory");
+    if (n > 1) {
+        ctx->threads = calloc((size_t)n - 1, sizeof *ctx->threads);
+        ctx->wargs = calloc((size_t)n - 1, sizeof *ctx->wargs);
+        if (!ctx->threads || !ctx->wargs) {
+            free(ctx->threads);
+            free(ctx->wargs);
+            ctx->threads = NULL;
+            ctx->wargs = NULL;
+            free(ctx->scratch);
+            ctx->scratch = NULL;
+            return fokus_fail(err, FOKUS_ENOMEM, "threads: out of memory");
+        }
+        for (int i = 0; i < n - 1; i++) {
+            ctx->wargs[i].ctx = ctx;
+            ctx->wargs[i].id = i + 1;
+            ctx->wargs[i].start_generation = atomic_load(&ctx->generation);
+            int rc = pthread_create(&ctx->threads[i], NULL, worker_main, &ctx->wargs[i]);
+            if (rc != 0) {
+                ctx->nthreads = i + 1; /* the ones that did start */
+                stop_workers(ctx);
+                ctx->nthreads = n;
+                free_scratch(ctx);
+                ctx->nthreads = 1;
+                return fokus_fail(err, FOKUS_ENOMEM, "threads: cannot start worker %d: %s", i + 1,
+                                  strerror(rc));
+            }
+        }
+    }
+    ctx->nthreads = n;
+    return FOKUS_OK;
+}
+
+fokus_status fokus_ctx_new(fokus_ctx **out, int threads, fokus_error *err)
+{
+    *out = NULL;
+    fokus_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return fokus_fail(err, FOKUS_ENOMEM, "context: out of memory");
+    pthread_mutex_init(&ctx->mu, NULL);
+    pthread_cond_init(&ctx->cv_work, NULL);
+    pthread_cond_init(&ctx->cv_done, NULL);
+    if (threads <= 0) threads = fokus_online_cores();
+    if (threads > 1024) threads = 1024;
+    fokus_status st = start_workers(ctx, threads, err);
+    if (st != FOKUS_OK) {
+        pthread_mutex_destroy(&ctx->mu);
+        pthread_cond_destroy(&ctx->cv_work);
+        pthread_cond_destroy(&ctx->cv_done);
+        free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return FOKUS_OK;
+}
+
+void fokus_ctx_free(fokus_ctx *ctx)
+{
+    if (!ctx) return;
+    stop_workers(ctx);
+    free_scratch(ctx);
+    pthread_mutex_destroy(&ctx->mu);
+    pthread_cond_destroy(&ctx->cv_work);
+    pthread_cond_destroy(&ctx->cv_done);
+    free(ctx);
+}
+
+int fokus_ctx_threads(const fokus_ctx *ctx)
+{
+    return ctx ? ctx->nthreads : 1;
+}
+
+fokus_status fokus_ctx_set_threads(fokus_ctx *ctx, int n, fokus_error *err)
+{
+    if (tls_ctx == ctx)
+        return fokus_fail(err, FOKUS_EINVAL, "threads: cannot resize the pool from inside a task");
+    if (n <= 0) n = fokus_online_cores();
+    if (n > 1024) n = 1024;
+    if (n == ctx->nthreads) return FOKUS_OK;
+    int old = ctx->nthreads;
+    stop_workers(ctx);
+    free_scratch(ctx);
+    fokus_status st = start_workers(ctx, n, err);
+    if (st != FOKUS_OK) {
+        fokus_error ignore;
+        if (start_workers(ctx, old, &ignore) != FOKUS_OK) start_workers(ctx, 1, &ignore);
+    }
+    return st;
+}
+
+void *fokus_ctx_scratch(fokus_ctx *ctx, int slot, int worker, size_t bytes)
+{
+    if (!ctx || slot < 0 || slot >= FOKUS_SCRATCH_SLOTS || worker < 0 || worker > ctx->nthreads)
+        return NULL;
+    scratch_buf *b = &ctx->scratch[slot * (ctx->nthreads + 1) + worker];
+    if (b->cap < bytes || !b->p) {
+        /* grow geometrically so a slowly growing caller does not reallocate each call */
+        size_t cap = b->cap + b->cap / 2;
+        if (cap < bytes) cap = bytes;
+        void *p = fokus_alloc(cap);
+        if (!p) return NULL;
+        fokus_free(b->p);
+        b->p = p;
+        b->cap = cap;
+    }
+    return b->p;
+}
+
+void fokus_parallel(fokus_ctx *ctx, int64_t n, int64_t grain, fokus_range_fn fn, void *arg)
+{
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    if (!ctx || ctx->nthreads <= 1 || n <= grain || tls_ctx == ctx) {
+        int worker = (ctx && tls_ctx == ctx) ? tls_worker : 0;
+        fn(arg, 0, n, worker);
+        return;
+    }
+    ctx->fn = fn;
+    ctx->arg = arg;
+    ctx->n = n;
+    ctx->grain = grain;
+    atomic_store_explicit(&ctx->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&ctx->pending, ctx->nthreads - 1, memory_order_relaxed);
+    /* publish the job; sleeping workers need the broadcast under the mutex */
+    pthread_mutex_lock(&ctx->mu);
+    atomic_fetch_add_explicit(&ctx->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&ctx->cv_work);
+    pthread_mutex_unlock(&ctx->mu);
+
+    run_chunks(ctx, 0);
+
+    unsigned spins = 0;
+    double t0 = 0;
+    while (atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0) {
+        if (keep_spinning(&spins, &t0, MAIN_SPIN_SECONDS)) {
+            CPU_RELAX();
+            continue;
+        }
+        pthread_mutex_lock(&ctx->mu);
+        atomic_store(&ctx->sleeping_main, 1);
+        while (atomic_load(&ctx->pending) > 0) pthread_cond_wait(&ctx->cv_done, &ctx->mu);
+        atomic_store(&ctx->sleeping_main, 0);
+        pthread_mutex_unlock(&ctx->mu);
+    }
+}
+
+void fokus_ctx_interrupt(fokus_ctx *ctx, bool on)
+{
+    if (ctx) atomic_store(&ctx->interrupt, on);
+}
+
+bool fokus_ctx_interrupted(const fokus_ctx *ctx)
+{
+    return ctx ? atomic_load(&((fokus_ctx *)ctx)->interrupt) : false;
+}

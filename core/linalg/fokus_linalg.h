@@ -1,0 +1,96 @@
+/*
+ * Linear algebra (part of the fokus core; included by fokus.h): a packed, cache-blocked
+ * SGEMM with a SIMD micro-kernel, threaded on the context's pool, through which every
+ * linear layer of the models goes; batched matmul; the row kernels of the models
+ * (LayerNorm, RMSNorm, activations).
+ */
+#ifndef FOKUS_LINALG_H
+#define FOKUS_LINALG_H
+
+#include "base/fokus_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* C[M,N] = A[M,K] · op(B) (+ bias[N] broadcast over rows) (+ C when accumulate).
+ *   A: f32, row-major with leading dimension lda (>= K).
+ *   B: f32, f16 or bf16 (b_dtype). b_trans = false: B is [K,N] with row stride ldb
+ *      (>= N), as in a·b. b_trans = true: B is [N,K] with row stride ldb (>= K), the
+ *      PyTorch Linear weight layout, so C = A·Bᵀ. f16/bf16 are widened while packing,
+ *      so no f32 copy of B is ever made.
+ *   bias: NULL or N f32 values. accumulate: C += result instead of C = result.
+ *   C: f32, row-major, ldc >= N; must not overlap A, B or bias. Columns past N of
+ *      each row (up to ldc) are not touched.
+ *   M, N, K >= 0 (K = 0 gives bias or zeros; M = 0 or N = 0 touches nothing, and then
+ *   the pointers may be NULL).
+ * Sums are f32 (FMA chains over k blocks of <= 384, then added into C), so each
+ * element is within about K·2⁻²⁴·Σ|a·b| of the exact result.
+ * Threads: the context's pool (columns are split between workers). ctx may be NULL:
+ * one thread, and the packing buffers are allocated for the call. Packing buffers are
+ * otherwise the context's scratch slots FOKUS_SCRATCH_GEMM_A/B, so do not call this
+ * from inside a fokus_parallel task of the same context while another task may too.
+ * Errors: FOKUS_EINVAL (negative size, lda/ldb/ldc too small, NULL operand, B dtype
+ * not float), FOKUS_ERANGE (extent overflows int64), FOKUS_ENOMEM (scratch). */
+fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb,
+                        const float *bias, bool accumulate, float *C, int64_t ldc, fokus_error *err);
+
+/* Double-precision reference of fokus_gemm (same contract; sums in double, one
+ * rounding per element), for tests and benchmarks. Single-threaded and slow. */
+fokus_status fokus_gemm_ref(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                            const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb,
+                            const float *bias, bool accumulate, float *C, int64_t ldc,
+                            fokus_error *err);
+
+/* Tensor forms: new contiguous f32 outputs; inputs of any float dtype and strides.
+ * matmul: a [..., M, K] · b [..., K, N] → [..., M, N]; the leading (batch) dims
+ *   broadcast as in numpy (aligned from the right, size 1 stretches); 1-d operands are
+ *   not promoted: both need >= 2 dims. b is used in place in its own dtype when each
+ *   matrix is row- or column-contiguous (else copied, same dtype); a is used in place
+ *   when f32 with unit-stride rows (else an f32 copy). When b is the same matrix for
+ *   every batch entry and a's rows are evenly spaced, the batch is one taller GEMM.
+ * linear: x [..., K] · wᵀ (+ b) with w [N, K] (f32/f16/bf16, used in place, also as a
+ *   transposed or narrowed view) and b NULL or [N] (any float dtype) → [..., N]. x is
+ *   used in place when f32 with evenly spaced unit-stride rows, else an f32 copy.
+ * Errors: FOKUS_EINVAL with both shapes in the message (inner dims differ, batch dims
+ * do not broadcast, wrong rank, non-float dtype); FOKUS_ENOMEM. On failure *out is
+ * left unchanged. */
+fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b,
+                          fokus_tensor *out, fokus_error *err);
+fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w,
+                          const fokus_tensor *b, fokus_tensor *out, fokus_error *err);
+
+/* ------------------------------------------------------------------------------------
+ * Model building blocks (float32 rows; x and y may be the same buffer)
+ * ---------------------------------------------------------------------------------- */
+
+typedef enum fokus_act {
+    FOKUS_ACT_NONE = 0,
+    FOKUS_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x)   (OpenAI CLIP) */
+    FOKUS_ACT_GELU,         /* 0.5 x (1 + erf(x / sqrt 2))   (OpenCLIP ViT-H/bigG) */
+    FOKUS_ACT_GELU_TANH,    /* tanh approximation   (DiT, MMDiT) */
+    FOKUS_ACT_SILU          /* x * sigmoid(x) */
+} fokus_act;
+
+const char *fokus_act_name(fokus_act act);
+/* Accepts HF's names too ("gelu_pytorch_tanh", "gelu_new", "swish"). */
+bool fokus_act_parse(const char *name, fokus_act *out);
+
+/* LayerNorm over rows of n floats: y = (x - mean) / sqrt(var + eps) * gamma + beta, with
+ * the biased variance; gamma/beta NULL = no affine. ldx/ldy are row strides. */
+void fokus_layernorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                     int64_t n, const float *gamma, const float *beta, float eps);
+/* RMSNorm: y = x / sqrt(mean(x^2) + eps) * gamma (gamma may be NULL). */
+void fokus_rmsnorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                   int64_t n, const float *gamma, float eps);
+/* In-place activation over n contiguous floats. */
+void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
+/* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
+fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -31,6 +31,12 @@
 
 enum { C_UNKNOWN = 0, C_FAIL, C_GROUP, C_SCHED, C_ALT };
 
+/* idx[] value of a '|' that the scanner took as an option separator. Only the scanner
+ * knows which characters are escaped (plain's `\\.` takes a backslash together with the
+ * next character, so in  [x\|y|z]  only the second '|' separates, as in A1111), so
+ * render() splits alternations at these marks instead of re-reading the text. */
+#define IDX_BAR (-2)
+
 typedef struct cons {
     int kind;
     size_t end;      /* one past the closing bracket */
@@ -162,6 +168,7 @@ static bool try_construct(sched *S, size_t pos)
             }
             if (c == '|') {
                 a->nbar++;
+                S->idx[i] = IDX_BAR;
                 i++;
                 continue;
             }
@@ -260,8 +267,8 @@ static bool render(const sched *S, int step, fokus_sbuf *out, outframe **stk, si
                 b = first ? p + 1 : c->sep0;
             }
         } else {
-            /* option (step-1) % options: between the '|' at depth 0 (nested
-             * constructs are skipped whole) */
+            /* option (step-1) % options: between the separators the scanner marked
+             * (nested constructs are skipped whole; an escaped '|' is never marked) */
             size_t j = (size_t)(step - 1) % c->nopt, q = p + 1;
             a = q;
             for (size_t bar = 0; q < c->end - 1; ) {
@@ -270,7 +277,7 @@ static bool render(const sched *S, int step, fokus_sbuf *out, outframe **stk, si
                     q = S->c[kk].end;
                     continue;
                 }
-                if (s[q] == '|') {
+                if (S->idx[q] == IDX_BAR) {
                     if (bar == j) break;
                     bar++;
                     a = q + 1;

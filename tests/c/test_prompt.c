@@ -358,6 +358,39 @@ static void test_schedule(void)
         {"[[[[", 5, 1, {5}, {"[[[["}},
     };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++) check_sched(&more[i]);
+    /* Escapes in every construct (issue 12): A1111's plain rule reads a backslash with the
+     * next character as text, so an escaped '|', ':' or bracket never separates or closes,
+     * and the backslash stays in the text. Results from A1111's grammar under lark (rows of
+     * tests/data/schedule_diff.jsonl). */
+    const sched_case esc[] = {
+        {"[x\\|y|z]", 2, 2, {1, 2}, {"x\\|y", "z"}},
+        {"[x\\\\|y|z]", 2, 2, {1, 2}, {"x\\\\", "y"}},   /* an escaped backslash: the '|' separates */
+        {"[x|y\\|z]", 3, 3, {1, 2, 3}, {"x", "y\\|z", "x"}},
+        {"[\\||\\|]", 2, 2, {1, 2}, {"\\|", "\\|"}},
+        {"[\\(|\\)]", 2, 2, {1, 2}, {"\\(", "\\)"}},
+        {"[a|b\\\\]", 2, 2, {1, 2}, {"a", "b\\\\"}},
+        {"[a|b\\]", 2, 1, {2}, {"[a|b\\]"}},            /* the ']' is escaped: unclosed, and the '|' */
+        {"\\[a|b]", 2, 1, {2}, {"\\[a|b]"}},            /* is outside an alternation: whole prompt */
+        {"[a|b\\\n]", 2, 1, {2}, {"[a|b\\\n]"}},        /* lark's '.' does not match a newline */
+        {"[a\\:b:c:3]", 4, 2, {3, 4}, {"a\\:b", "c"}},
+        {"[a:b\\:c:3]", 4, 2, {3, 4}, {"a", "b\\:c"}},
+        {"[a\\::3]", 4, 2, {3, 4}, {"", "a\\:"}},
+        {"[a\\\\:b:2]", 3, 2, {2, 3}, {"a\\\\", "b"}},
+        {"[a\\]:b:2]", 3, 2, {2, 3}, {"a\\]", "b"}},
+        {"[a:\\[b:2]", 3, 2, {2, 3}, {"a", "\\[b"}},
+        {"[a\\|b:2]", 3, 2, {2, 3}, {"", "a\\|b"}},
+        {"[a:b:\\3]", 4, 1, {4}, {"[a:b:\\3]"}},        /* not a number: unparsable */
+        {"[a:b:2\\ ]", 3, 1, {3}, {"[a:b:2\\ ]"}},
+        {"(a\\:b)", 2, 1, {2}, {"(a\\:b)"}},
+        {"(a\\):2)", 2, 1, {2}, {"(a\\):2)"}},
+        {"[a\\]]", 2, 1, {2}, {"[a\\]]"}},
+        {"[[x\\|y|z]:w:2]", 3, 3, {1, 2, 3}, {"x\\|y", "z", "w"}},
+        {"[w:[x\\|y|z]:2]", 4, 4, {1, 2, 3, 4}, {"w", "w", "x\\|y", "z"}},
+        {"[[a\\:b:c:1]|d]", 3, 3, {1, 2, 3}, {"a\\:b", "d", "c"}},
+        {"[(x\\|y:1.5)|z]", 2, 2, {1, 2}, {"(x\\|y:1.5)", "z"}},
+        {"[a:b:2] BREAK [c\\|d|e]", 3, 3, {1, 2, 3}, {"a BREAK c\\|d", "a BREAK e", "b BREAK c\\|d"}},
+    };
+    for (size_t i = 0; i < sizeof esc / sizeof *esc; i++) check_sched(&esc[i]);
 
     fokus_schedule s = {0};
     fokus_error e = {{0}};
@@ -386,6 +419,9 @@ static void test_and(void)
         {"a :1.2.3", 1, {"a :1.2.3"}, {1.0}},
         {"(x:1.5) AND y", 2, {"(x:1.5)", " y"}, {1.0, 1.0}},
         {"a:\xd9\xa3", 1, {"a"}, {3.0}}, /* re's \d takes Unicode digits, float() too */
+        /* re_AND ignores escapes: a backslash is a non-word character, \b matches after it */
+        {"a \\AND b", 2, {"a \\", " b"}, {1.0, 1.0}},
+        {"[a|b] AND [c\\|d|e] :0.5", 2, {"[a|b]", " [c\\|d|e]"}, {1.0, 0.5}},
         {"", 1, {""}, {1.0}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -4,6 +4,11 @@ target=$1
 dir=$2
 shared=${FOKUS_SHARED:-../shared}
 seed=${BUILD:-build}/fuzz/seed
+case "$target" in
+  fuzz_prompt|fuzz_schedule)
+    # the prompts of the A1111 differential test (in the repository: no ../shared needed)
+    "$seed" tests/data/schedule_diff.jsonl prompt "$dir" >/dev/null ;;
+esac
 [ -d "$shared/oracles" ] || { echo "no $shared/oracles: empty seed corpus"; exit 0; }
 case "$target" in
   fuzz_safetensors)

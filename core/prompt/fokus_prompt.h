@@ -68,7 +68,9 @@ void fokus_schedule_free(fokus_schedule *s);
 /* As current A1111 (no hires pass): a step number written with '.' is a fraction of
  * `steps` ("0.5", "1.0"), without '.' a step count ("3", "1e1"); int() truncates and
  * the result is capped at `steps`; values < 1 never switch (the "to" text is used from
- * step 1). Alternation [a|b|] picks option (step-1) % n.
+ * step 1). Alternation [a|b|] picks option (step-1) % n. A backslash and the character
+ * after it are text in every construct: they never separate or close one ("[x\\|y|z]"
+ * has the options "x\\|y" and "z") and the backslash stays, for the emphasis parser.
  * steps must be in [1, 1000000]. A prompt A1111 cannot parse (a '|' outside any
  * alternation, a backslash at the end or before a newline) gives one entry holding the
  * whole prompt. A step number that overflows to infinity ("[a:b:1e999]") makes A1111

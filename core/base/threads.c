@@ -61,6 +61,7 @@ struct fokus_ctx {
 
     atomic_bool interrupt;
     scratch_buf *scratch;          /* [FOKUS_SCRATCH_SLOTS][nthreads + 1] */
+    fokus_allocator *alloc;        /* scratch and the *_ctx tensors come from here */
 };
 
 /* Which pool (and which worker of it) the current thread is running a task for, so a
@@ -164,7 +165,8 @@ static void stop_workers(fokus_ctx *ctx)
 static void free_scratch(fokus_ctx *ctx)
 {
     if (!ctx->scratch) return;
-    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++) fokus_free(ctx->scratch[i].p);
+    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++)
+        fokus_allocator_free(ctx->alloc, ctx->scratch[i].p, ctx->scratch[i].cap);
     free(ctx->scratch);
     ctx->scratch = NULL;
 }
@@ -216,8 +218,10 @@ fokus_status fokus_ctx_new(fokus_ctx **out, int threads, fokus_error *err)
     pthread_cond_init(&ctx->cv_done, NULL);
     if (threads <= 0) threads = fokus_online_cores();
     if (threads > 1024) threads = 1024;
-    fokus_status st = start_workers(ctx, threads, err);
+    fokus_status st = fokus_allocator_new(&ctx->alloc, FOKUS_CACHE_LIMIT_DEFAULT, err);
+    if (st == FOKUS_OK) st = start_workers(ctx, threads, err);
     if (st != FOKUS_OK) {
+        fokus_allocator_release(ctx->alloc);
         pthread_mutex_destroy(&ctx->mu);
         pthread_cond_destroy(&ctx->cv_work);
         pthread_cond_destroy(&ctx->cv_done);
@@ -233,10 +237,28 @@ void fokus_ctx_free(fokus_ctx *ctx)
     if (!ctx) return;
     stop_workers(ctx);
     free_scratch(ctx);
+    /* tensors made from the allocator keep it alive until they go */
+    fokus_allocator_release(ctx->alloc);
     pthread_mutex_destroy(&ctx->mu);
     pthread_cond_destroy(&ctx->cv_work);
     pthread_cond_destroy(&ctx->cv_done);
     free(ctx);
+}
+
+fokus_allocator *fokus_ctx_allocator(fokus_ctx *ctx)
+{
+    return ctx ? ctx->alloc : NULL;
+}
+
+void fokus_ctx_trim(fokus_ctx *ctx)
+{
+    if (!ctx) return;
+    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++) {
+        fokus_allocator_free(ctx->alloc, ctx->scratch[i].p, ctx->scratch[i].cap);
+        ctx->scratch[i].p = NULL;
+        ctx->scratch[i].cap = 0;
+    }
+    fokus_allocator_trim(ctx->alloc);
 }
 
 int fokus_ctx_threads(const fokus_ctx *ctx)
@@ -271,9 +293,14 @@ void *fokus_ctx_scratch(fokus_ctx *ctx, int slot, int worker, size_t bytes)
         /* grow geometrically so a slowly growing caller does not reallocate each call */
         size_t cap = b->cap + b->cap / 2;
         if (cap < bytes) cap = bytes;
-        void *p = fokus_alloc(cap);
+        cap = fokus_allocator_class_size(cap); /* the block holds that much anyway */
+        if (cap == 0) return NULL;
+        /* the old buffer goes back first, so a same-class request can take it again */
+        fokus_allocator_free(ctx->alloc, b->p, b->cap);
+        b->p = NULL;
+        b->cap = 0;
+        void *p = fokus_allocator_alloc(ctx->alloc, cap, false);
         if (!p) return NULL;
-        fokus_free(b->p);
         b->p = p;
         b->cap = cap;
     }

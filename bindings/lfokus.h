@@ -46,7 +46,7 @@ fokus_tensor *lf_totensor(lua_State *L, int arg);   /* NULL when not a live Tens
  * lets the bytes allocated so far pace the collector (lf_gc_account). */
 void lf_pushtensor(lua_State *L, fokus_tensor *t);
 /* Runs a full collection when the tensor bytes allocated since the last one exceed
- * the live set (at least 64 MiB), so loops that drop their results stay near their
+ * the live set (at least 8 MiB and 4x the Lua heap), so loops that drop their results stay near their
  * live set without collectgarbage() calls. */
 void lf_gc_account(lua_State *L);
 /* opts.out of the option table at `arg`: NULL when absent; raises when it is not a

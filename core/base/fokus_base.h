@@ -79,8 +79,7 @@ void fokus_free(void *p);
  * classes and handed out again to requests of the same class: multiples of 64 bytes up
  * to 1 KiB, then eight classes per power of two (a block is at most 1/8 larger than
  * asked). Blocks are 64-byte aligned; from 128 KiB they are mapped with mmap (so
- * returning one to the system unmaps it), from 4 MiB 2 MiB-aligned and advised as
- * transparent huge pages.
+ * returning one to the system unmaps it).
  * The cache is bounded by a byte limit: past it, the least recently freed blocks go
  * back to the system; a block larger than the limit is never kept.
  * Thread-safe (one mutex): any thread may allocate and free, e.g. storage released by

@@ -42,7 +42,7 @@ static void test_reuse_and_stats(void)
     fokus_error err;
     fokus_memstats s;
     CHECK(fokus_allocator_new(&a, 64 * MiB, &err) == FOKUS_OK);
-    /* sizes on both sides of the heap/mmap and mmap/huge-page thresholds */
+    /* sizes on both sides of the heap/mmap threshold (128 KiB) */
     const size_t sizes[] = {1, 100, 4000, 100000, 200000, 3 * MiB, 5 * MiB + 17};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         size_t n = sizes[i];

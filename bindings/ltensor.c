@@ -443,7 +443,7 @@ static int m_reshape(lua_State *L)
     }
     fokus_tensor out;
     fokus_error err;
-    if (fokus_tensor_reshape(&out, t, (int)n, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (fokus_tensor_reshape_ctx(lf_ctx(L), &out, t, (int)n, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
     lf_pushtensor(L, &out);
     return 1;
 }

@@ -314,6 +314,9 @@ const char *fokus_shape_str(const fokus_tensor *t, char *buf, size_t size);
  * One entry of shape may be -1 (inferred). */
 fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int ndim,
                                   const int64_t *shape, fokus_error *err);
+/* Same; a copy, when one is needed, comes from ctx's allocator. */
+fokus_status fokus_tensor_reshape_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, int ndim,
+                                      const int64_t *shape, fokus_error *err);
 fokus_status fokus_tensor_permute(fokus_tensor *out, const fokus_tensor *t, const int *perm,
                                   fokus_error *err);
 fokus_status fokus_tensor_narrow(fokus_tensor *out, const fokus_tensor *t, int dim, int64_t start,

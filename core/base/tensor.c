@@ -298,6 +298,12 @@ static void view_of(fokus_tensor *out, const fokus_tensor *t)
 fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int ndim,
                                   const int64_t *shape, fokus_error *err)
 {
+    return fokus_tensor_reshape_ctx(NULL, out, t, ndim, shape, err);
+}
+
+fokus_status fokus_tensor_reshape_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, int ndim,
+                                      const int64_t *shape, fokus_error *err)
+{
     int64_t sh[FOKUS_MAX_DIMS];
     int infer = -1;
     int64_t known = 1, numel = fokus_tensor_numel(t);
@@ -337,7 +343,7 @@ fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int 
         return FOKUS_OK;
     }
     fokus_tensor c;
-    fokus_status st = fokus_tensor_contiguous(&c, t, err);
+    fokus_status st = fokus_tensor_contiguous_ctx(ctx, &c, t, err);
     if (st != FOKUS_OK) return st;
     set_contiguous(&c, ndim, sh);
     *out = c;

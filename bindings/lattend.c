@@ -1,11 +1,11 @@
-/* fokus.attend(q, k, v [, opts]) -> out [, lse] [, probs] */
+/* fokus.attend(q, k, v [, opts]) -> out [, lse] [, probs]; opts.out is written and returned */
 #include <string.h>
 
 #include "lfokus.h"
 
 static int l_attend(lua_State *L)
 {
-    static const char *const known[] = {"scale", "causal", "bias", "mask", "lse", "probs", NULL};
+    static const char *const known[] = {"scale", "causal", "bias", "mask", "lse", "probs", "out", NULL};
     fokus_tensor *q = lf_checktensor(L, 1, "q");
     fokus_tensor *k = lf_checktensor(L, 2, "k");
     fokus_tensor *v = lf_checktensor(L, 3, "v");
@@ -40,13 +40,20 @@ static int l_attend(lua_State *L)
     o.want_lse = lf_optbool(L, 4, "attend", "lse", 0);
     o.want_probs = lf_optbool(L, 4, "attend", "probs", 0);
 
+    fokus_tensor *dst = lf_optout(L, 4, "attend");
+
     fokus_tensor out = {0}, lse = {0}, probs = {0};
     fokus_error err;
-    fokus_status st = fokus_attend(lf_ctx(L), q, k, v, &o, &out, o.want_lse ? &lse : NULL,
-                                   o.want_probs ? &probs : NULL, &err);
+    fokus_status st = dst ? fokus_attend_into(lf_ctx(L), q, k, v, &o, dst, o.want_lse ? &lse : NULL,
+                                              o.want_probs ? &probs : NULL, &err)
+                          : fokus_attend(lf_ctx(L), q, k, v, &o, &out, o.want_lse ? &lse : NULL,
+                                         o.want_probs ? &probs : NULL, &err);
     if (st != FOKUS_OK) return lf_raise(L, &err);
     int n = 1;
-    lf_pushtensor(L, &out);
+    if (dst)
+        lf_pushout(L, 4);
+    else
+        lf_pushtensor(L, &out);
     if (o.want_lse) {
         lf_pushtensor(L, &lse);
         n++;

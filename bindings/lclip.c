@@ -155,7 +155,7 @@ static fokus_tensor *check_ids(lua_State *L, int arg, const char *fname, fokus_t
         if (t->ndim == 1) {
             int64_t shape[2] = {1, t->shape[0]};
             fokus_error err;
-            if (fokus_tensor_reshape(tmp, t, 2, shape, &err) != FOKUS_OK) lf_raise(L, &err);
+            if (fokus_tensor_reshape_ctx(lf_ctx(L), tmp, t, 2, shape, &err) != FOKUS_OK) lf_raise(L, &err);
             return tmp;
         }
         return t;
@@ -175,7 +175,7 @@ static fokus_tensor *check_ids(lua_State *L, int arg, const char *fname, fokus_t
     }
     int64_t shape[2] = {rows, cols};
     fokus_error err;
-    if (fokus_tensor_new(tmp, FOKUS_I64, 2, shape, &err) != FOKUS_OK) lf_raise(L, &err);
+    if (fokus_tensor_new_ctx(lf_ctx(L), tmp, FOKUS_I64, 2, shape, &err) != FOKUS_OK) lf_raise(L, &err);
     lf_pushtensor(L, tmp); /* owned by Lua while we fill it */
     fokus_tensor *u = lf_totensor(L, -1);
     int64_t *d = u->data;

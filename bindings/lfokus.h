@@ -42,8 +42,18 @@ int lf_raise(lua_State *L, const fokus_error *err);
 /* Tensors */
 fokus_tensor *lf_checktensor(lua_State *L, int arg, const char *name);
 fokus_tensor *lf_totensor(lua_State *L, int arg);   /* NULL when not a live Tensor */
-/* Pushes a new Tensor userdata that takes over `t`'s reference (t is zeroed). */
+/* Pushes a new Tensor userdata that takes over `t`'s reference (t is zeroed), then
+ * lets the bytes allocated so far pace the collector (lf_gc_account). */
 void lf_pushtensor(lua_State *L, fokus_tensor *t);
+/* Runs a full collection when the tensor bytes allocated since the last one exceed
+ * the live set (at least 8 MiB and 4x the Lua heap), so loops that drop their results stay near their
+ * live set without collectgarbage() calls. */
+void lf_gc_account(lua_State *L);
+/* opts.out of the option table at `arg`: NULL when absent; raises when it is not a
+ * live tensor. A function that writes into it returns that same userdata
+ * (lf_pushout). */
+fokus_tensor *lf_optout(lua_State *L, int arg, const char *fname);
+void lf_pushout(lua_State *L, int arg);
 /* Reads a shape array {n1, n2, ...} (or varargs of integers starting at arg). */
 int lf_checkshape(lua_State *L, int arg, const char *fname, int64_t shape[FOKUS_MAX_DIMS]);
 fokus_dtype lf_checkdtype(lua_State *L, int arg, const char *fname);

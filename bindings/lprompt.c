@@ -181,7 +181,7 @@ static double *check_weights(lua_State *L, int arg, int64_t *n)
 
 static int l_weight(lua_State *L)
 {
-    static const char *const known[] = {"mode", "empty", NULL};
+    static const char *const known[] = {"mode", "empty", "out", NULL};
     fokus_tensor *hidden = lf_checktensor(L, 1, "hidden");
     lf_checkopts(L, 3, "weight", known);
     const char *ms = lf_optstring(L, 3, "weight", "mode", "a1111");
@@ -193,7 +193,19 @@ static int l_weight(lua_State *L)
     double *w = check_weights(L, 2, &n);
     fokus_tensor out;
     fokus_error err;
+    fokus_tensor *dst = lf_optout(L, 3, "weight");
+    const fokus_tensor *ins[2] = {hidden, empty};
+    if (dst && fokus_out_check("weight", dst, FOKUS_F32, hidden->ndim, hidden->shape, ins, 2, &err) != FOKUS_OK)
+        return lf_raise(L, &err);
     if (fokus_weight_tokens(hidden, w, n, 77, mode, empty, &out, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (dst) {
+        /* weighting is a single pass over a prompt's encoding: a copy costs nothing */
+        fokus_status st = fokus_tensor_copy(dst, &out, &err);
+        fokus_tensor_release(&out);
+        if (st != FOKUS_OK) return lf_raise(L, &err);
+        lf_pushout(L, 3);
+        return 1;
+    }
     lf_pushtensor(L, &out);
     return 1;
 }

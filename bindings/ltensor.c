@@ -32,6 +32,7 @@ void lf_pushtensor(lua_State *L, fokus_tensor *t)
     u->t = *t;
     memset(t, 0, sizeof *t);
     luaL_setmetatable(L, LF_TENSOR);
+    lf_gc_account(L);
 }
 
 int lf_checkshape(lua_State *L, int arg, const char *fname, int64_t shape[FOKUS_MAX_DIMS])
@@ -167,7 +168,7 @@ static int l_tensor(lua_State *L)
     int nd = nested_shape(L, 1, shape);
     fokus_tensor t;
     fokus_error err;
-    if (fokus_tensor_new(&t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (fokus_tensor_new_ctx(lf_ctx(L), &t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
     lf_pushtensor(L, &t); /* owned by Lua now, so an error below cannot leak it */
     fokus_tensor *tp = lf_totensor(L, -1);
     int64_t flat = 0;
@@ -180,17 +181,39 @@ static int l_tensor(lua_State *L)
     return 1;
 }
 
+/* Checks opts.out of a function that returns a new tensor of dtype `dt` and the shape
+ * of `like` (or nd/shape): NULL when absent, else the checked destination. */
+static fokus_tensor *check_out(lua_State *L, int opts, const char *fname, fokus_dtype dt, int nd,
+                               const int64_t *shape, const fokus_tensor *input)
+{
+    fokus_tensor *out = lf_optout(L, opts, fname);
+    fokus_error err;
+    if (out && fokus_out_check(fname, out, dt, nd, shape, &input, input ? 1 : 0, &err) != FOKUS_OK)
+        lf_raise(L, &err);
+    return out;
+}
+
+/* zeros/ones(shape [, dtype] [, {out =}]) */
 static int new_filled(lua_State *L, const char *fname, double value)
 {
+    static const char *const known[] = {"out", NULL};
     int64_t shape[FOKUS_MAX_DIMS];
     int nd = lf_checkshape(L, 1, fname, shape);
-    fokus_dtype dt = lua_isnoneornil(L, 2) ? FOKUS_F32 : lf_checkdtype(L, 2, fname);
+    int opts = lua_istable(L, 2) ? 2 : 3;
+    fokus_dtype dt = opts == 2 || lua_isnoneornil(L, 2) ? FOKUS_F32 : lf_checkdtype(L, 2, fname);
+    lf_checkopts(L, opts, fname, known);
+    fokus_tensor *out = check_out(L, opts, fname, dt, nd, shape, NULL);
     fokus_tensor t;
     fokus_error err;
-    if (fokus_tensor_new(&t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
-    if (value != 0) {
-        int64_t n = fokus_tensor_numel(&t);
-        for (int64_t i = 0; i < n; i++) fokus_tensor_set(&t, i, value);
+    if (out) {
+        if (fokus_tensor_fill(out, value, &err) != FOKUS_OK) return lf_raise(L, &err);
+        lf_pushout(L, opts);
+        return 1;
+    }
+    if (fokus_tensor_new_ctx(lf_ctx(L), &t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (value != 0 && fokus_tensor_fill(&t, value, &err) != FOKUS_OK) {
+        fokus_tensor_release(&t);
+        return lf_raise(L, &err);
     }
     lf_pushtensor(L, &t);
     return 1;
@@ -208,7 +231,7 @@ static int l_ones(lua_State *L)
 
 static int l_randn(lua_State *L)
 {
-    static const char *const known[] = {"seed", "dtype", NULL};
+    static const char *const known[] = {"seed", "dtype", "out", NULL};
     int64_t shape[FOKUS_MAX_DIMS];
     int nd = lf_checkshape(L, 1, "randn", shape);
     lf_checkopts(L, 2, "randn", known);
@@ -230,7 +253,13 @@ static int l_randn(lua_State *L)
         luaL_error(L, "randn: option 'dtype' must be f32, f16 or bf16, got '%s'", dts);
     fokus_tensor t;
     fokus_error err;
-    if (fokus_tensor_empty(&t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+    fokus_tensor *out = check_out(L, 2, "randn", dt, nd, shape, NULL);
+    if (out) {
+        if (fokus_tensor_randn(out, (uint64_t)seed, &err) != FOKUS_OK) return lf_raise(L, &err);
+        lf_pushout(L, 2);
+        return 1;
+    }
+    if (fokus_tensor_empty_ctx(lf_ctx(L), &t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
     lf_pushtensor(L, &t);
     if (fokus_tensor_randn(lf_totensor(L, -1), (uint64_t)seed, &err) != FOKUS_OK) return lf_raise(L, &err);
     return 1;
@@ -372,15 +401,30 @@ static int m_set(lua_State *L)
     return 1;
 }
 
+static const char *const out_only[] = {"out", NULL};
+
+/* A copy of t in dtype dt, into opts.out (at index `opts`) when given. */
+static int copy_to(lua_State *L, const char *fname, fokus_tensor *t, fokus_dtype dt, int opts)
+{
+    fokus_error err;
+    lf_checkopts(L, opts, fname, out_only);
+    fokus_tensor *dst = check_out(L, opts, fname, dt, t->ndim, t->shape, t);
+    if (dst) {
+        if (fokus_tensor_copy(dst, t, &err) != FOKUS_OK) return lf_raise(L, &err);
+        lf_pushout(L, opts);
+        return 1;
+    }
+    fokus_tensor out;
+    if (fokus_tensor_to_ctx(lf_ctx(L), &out, t, dt, &err) != FOKUS_OK) return lf_raise(L, &err);
+    lf_pushtensor(L, &out);
+    return 1;
+}
+
+/* t:to(dtype [, {out =}]) */
 static int m_to(lua_State *L)
 {
     fokus_tensor *t = lf_checktensor(L, 1, "self");
-    fokus_dtype dt = lf_checkdtype(L, 2, "to");
-    fokus_tensor out;
-    fokus_error err;
-    if (fokus_tensor_to(&out, t, dt, &err) != FOKUS_OK) return lf_raise(L, &err);
-    lf_pushtensor(L, &out);
-    return 1;
+    return copy_to(L, "to", t, lf_checkdtype(L, 2, "to"), 3);
 }
 
 static int m_reshape(lua_State *L)
@@ -399,7 +443,7 @@ static int m_reshape(lua_State *L)
     }
     fokus_tensor out;
     fokus_error err;
-    if (fokus_tensor_reshape(&out, t, (int)n, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (fokus_tensor_reshape_ctx(lf_ctx(L), &out, t, (int)n, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
     lf_pushtensor(L, &out);
     return 1;
 }
@@ -462,28 +506,22 @@ static int m_select(lua_State *L)
     return 1;
 }
 
+/* t:contiguous([{out =}]): t itself when already contiguous (and no out is given) */
 static int m_contiguous(lua_State *L)
 {
     fokus_tensor *t = lf_checktensor(L, 1, "self");
-    if (fokus_tensor_is_contiguous(t)) {
+    if (fokus_tensor_is_contiguous(t) && lua_isnoneornil(L, 2)) {
         lua_settop(L, 1);
         return 1;
     }
-    fokus_tensor out;
-    fokus_error err;
-    if (fokus_tensor_contiguous(&out, t, &err) != FOKUS_OK) return lf_raise(L, &err);
-    lf_pushtensor(L, &out);
-    return 1;
+    return copy_to(L, "contiguous", t, t->dtype, 2);
 }
 
+/* t:clone([{out =}]) */
 static int m_clone(lua_State *L)
 {
     fokus_tensor *t = lf_checktensor(L, 1, "self");
-    fokus_tensor out;
-    fokus_error err;
-    if (fokus_tensor_clone(&out, t, &err) != FOKUS_OK) return lf_raise(L, &err);
-    lf_pushtensor(L, &out);
-    return 1;
+    return copy_to(L, "clone", t, t->dtype, 2);
 }
 
 static int m_release(lua_State *L)

@@ -182,8 +182,8 @@ fokus_status fokus_attn_parse(const fokus_tensor *q, const fokus_tensor *k, cons
     return FOKUS_OK;
 }
 
-fokus_status fokus_attn_alloc_outputs(const fokus_attn_args *a, fokus_tensor *out, fokus_tensor *lse,
-                                      fokus_tensor *probs, fokus_error *err)
+fokus_status fokus_attn_alloc_outputs(fokus_ctx *ctx, const fokus_attn_args *a, fokus_tensor *out,
+                                      fokus_tensor *lse, fokus_tensor *probs, fokus_error *err)
 {
     const int r = a->rank, o = r - 3;
     int64_t shape[4];
@@ -193,11 +193,11 @@ fokus_status fokus_attn_alloc_outputs(const fokus_attn_args *a, fokus_tensor *ou
     shape[o] = a->H;
     shape[o + 1] = a->Nq;
     shape[o + 2] = a->dv;
-    if (out && (st = fokus_tensor_empty(&t_out, FOKUS_F32, r, shape, err))) goto fail;
-    if (a->want_lse && (st = fokus_tensor_empty(&t_lse, FOKUS_F32, r - 1, shape, err))) goto fail;
+    if (out && (st = fokus_tensor_empty_ctx(ctx, &t_out, FOKUS_F32, r, shape, err))) goto fail;
+    if (a->want_lse && (st = fokus_tensor_empty_ctx(ctx, &t_lse, FOKUS_F32, r - 1, shape, err))) goto fail;
     shape[o + 2] = a->Nk;
     /* zero-filled: causal blocks above the diagonal are never visited */
-    if (a->want_probs && (st = fokus_tensor_new(&t_probs, FOKUS_F32, r, shape, err))) goto fail;
+    if (a->want_probs && (st = fokus_tensor_new_ctx(ctx, &t_probs, FOKUS_F32, r, shape, err))) goto fail;
     if (out) *out = t_out;
     if (a->want_lse) *lse = t_lse;
     if (a->want_probs) *probs = t_probs;
@@ -272,54 +272,20 @@ static void attn_range(void *argp, int64_t begin, int64_t end, int worker)
     }
 }
 
-/* Byte range [lo, hi) spanned by a tensor view (strides may be 0, never negative
- * here: views come from fokus_tensor_* functions). */
-static void span_of(const fokus_tensor *t, uintptr_t *lo, uintptr_t *hi)
-{
-    uintptr_t last = 0;
-    for (int i = 0; i < t->ndim; i++)
-        if (t->shape[i] > 0) last += (uintptr_t)((t->shape[i] - 1) * (t->stride[i] < 0 ? 0 : t->stride[i]));
-    *lo = (uintptr_t)t->data;
-    *hi = *lo + (last + 1) * fokus_dtype_size(t->dtype);
-}
-
-static bool overlaps(const fokus_tensor *a, const fokus_tensor *b)
-{
-    uintptr_t alo, ahi, blo, bhi;
-    if (!a->data || !b->data || fokus_tensor_numel(a) == 0 || fokus_tensor_numel(b) == 0) return false;
-    span_of(a, &alo, &ahi);
-    span_of(b, &blo, &bhi);
-    return alo < bhi && blo < ahi;
-}
-
-/* The caller's output of fokus_attend_into: f32, the right shape, not overlapping the
- * inputs (other work items still read q, k, v while one writes its rows). */
+/* The caller's output of fokus_attend_into: f32, the right shape, distinct elements,
+ * not overlapping the inputs (other work items still read q, k, v while one writes
+ * its rows). The common contract of every `out` (fokus_out_check). */
 static fokus_status check_into(const fokus_attn_args *a, const fokus_tensor *out, const fokus_tensor *q,
                                const fokus_tensor *k, const fokus_tensor *v, fokus_error *err)
 {
     const int r = a->rank, o = r - 3;
-    char got[128];
-    if (out->dtype != FOKUS_F32)
-        return fokus_fail(err, FOKUS_EINVAL, "attend_into: out has dtype %s, expected f32",
-                          fokus_dtype_name(out->dtype));
-    bool ok = out->ndim == r && out->shape[o] == a->H && out->shape[o + 1] == a->Nq && out->shape[o + 2] == a->dv &&
-              (r == 3 || out->shape[0] == a->B);
-    if (!ok) {
-        fokus_shape_str(out, got, sizeof got);
-        if (r == 4)
-            return fokus_fail(err, FOKUS_EINVAL, "attend_into: out has shape %s, expected %lldx%lldx%lldx%lld", got,
-                              (long long)a->B, (long long)a->H, (long long)a->Nq, (long long)a->dv);
-        return fokus_fail(err, FOKUS_EINVAL, "attend_into: out has shape %s, expected %lldx%lldx%lld", got,
-                          (long long)a->H, (long long)a->Nq, (long long)a->dv);
-    }
-    if (!out->data && fokus_tensor_numel(out) > 0) return fokus_fail(err, FOKUS_EINVAL, "attend_into: out has no data");
-    for (int i = 0; i < r; i++)
-        if (out->stride[i] < 0 || (out->stride[i] == 0 && out->shape[i] > 1))
-            return fokus_fail(err, FOKUS_EINVAL, "attend_into: out needs distinct elements (stride %lld in dim %d)",
-                              (long long)out->stride[i], i);
-    if (overlaps(out, q) || overlaps(out, k) || overlaps(out, v))
-        return fokus_fail(err, FOKUS_EINVAL, "attend_into: out overlaps q, k or v");
-    return FOKUS_OK;
+    int64_t shape[4];
+    if (r == 4) shape[0] = a->B;
+    shape[o] = a->H;
+    shape[o + 1] = a->Nq;
+    shape[o + 2] = a->dv;
+    const fokus_tensor *ins[3] = {q, k, v};
+    return fokus_out_check("attend", out, FOKUS_F32, r, shape, ins, 3, err);
 }
 
 fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const fokus_tensor *k,
@@ -334,7 +300,7 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
     if (variant == FOKUS_ATTN_AUTO) variant = fokus_attn_simd_native() ? FOKUS_ATTN_SIMD : FOKUS_ATTN_SCALAR;
 
     fokus_tensor t_out = {0}, t_lse = {0}, t_probs = {0};
-    if ((st = fokus_attn_alloc_outputs(&a, into ? NULL : &t_out, &t_lse, &t_probs, err))) return st;
+    if ((st = fokus_attn_alloc_outputs(ctx, &a, into ? NULL : &t_out, &t_lse, &t_probs, err))) return st;
 
     fokus_attn_job job;
     memset(&job, 0, sizeof job);

@@ -39,8 +39,8 @@ fokus_status fokus_attn_parse(const fokus_tensor *q, const fokus_tensor *k, cons
 
 /* Allocates the f32 outputs of *a (out uninitialised, probs zero-filled; out NULL:
  * the caller provides it). On failure nothing is left allocated. */
-fokus_status fokus_attn_alloc_outputs(const fokus_attn_args *a, fokus_tensor *out, fokus_tensor *lse,
-                                      fokus_tensor *probs, fokus_error *err);
+fokus_status fokus_attn_alloc_outputs(fokus_ctx *ctx, const fokus_attn_args *a, fokus_tensor *out,
+                                      fokus_tensor *lse, fokus_tensor *probs, fokus_error *err);
 
 /* Everything the kernels need for one call; read-only during the parallel region. */
 typedef struct fokus_attn_job {

@@ -23,7 +23,7 @@ fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, cons
     fokus_status st = fokus_attn_parse(q, k, v, opts, out, lse, probs, &a, err);
     if (st) return st;
     fokus_tensor t_out = {0}, t_lse = {0}, t_probs = {0};
-    if ((st = fokus_attn_alloc_outputs(&a, &t_out, &t_lse, &t_probs, err))) return st;
+    if ((st = fokus_attn_alloc_outputs(NULL, &a, &t_out, &t_lse, &t_probs, err))) return st;
     double *logit = malloc(sizeof(double) * (size_t)(a.Nk > 0 ? a.Nk : 1));
     double *acc = malloc(sizeof(double) * (size_t)a.dv);
     if (!logit || !acc) {

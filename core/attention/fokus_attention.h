@@ -41,7 +41,7 @@ typedef struct fokus_attend_opts {
  *   bias: f32/f16/bf16; mask: bool or u8 (nonzero = attend). Both broadcast to
  *   [B, H, Nq, Nk] (or [H, Nq, Nk] for 3-d q) by numpy rules, read through stride-0
  *   views; extra leading dims must be 1.
- * Outputs (new f32 tensors): out [.., H, Nq, dv]; lse [.., H, Nq] (natural log of the
+ * Outputs (new f32 tensors from ctx's caching allocator): out [.., H, Nq, dv]; lse [.., H, Nq] (natural log of the
  * sum of exp of the final logits) when opts->want_lse; probs [.., H, Nq, Nk] (0 where
  * masked) when opts->want_probs. A query row with no visible key gives out 0, lse -inf,
  * probs 0. lse/probs may be NULL when not wanted. opts NULL = defaults.
@@ -61,9 +61,11 @@ fokus_status fokus_attend(fokus_ctx *ctx, const fokus_tensor *q, const fokus_ten
                           fokus_tensor *lse, fokus_tensor *probs, fokus_error *err);
 
 /* fokus_attend writing into the caller's `out`: an f32 tensor of shape
- * [.., H, Nq, dv] with any (non-negative, non-broadcast) strides, e.g. a [B, H, N, dh]
- * view of a [B, N, H*dh] buffer, so the heads come out merged without a copy. out must
- * not overlap q, k or v. lse/probs are new tensors as above. On failure out is left
+ * [.., H, Nq, dv] with any strides whose elements are distinct, e.g. a [B, H, N, dh]
+ * view of a [B, N, H*dh] buffer, so the heads come out merged without a copy; the
+ * kernel writes through the strides directly. out must not overlap q, k or v (the
+ * contract of fokus_out_check: "attend: out must be f32 2x77x64, got ...",
+ * "attend: out overlaps input 1"). lse/probs are new tensors as above. On failure out is left
  * unchanged, except after FOKUS_EINTERRUPT, when its contents are unspecified. */
 fokus_status fokus_attend_into(fokus_ctx *ctx, const fokus_tensor *q, const fokus_tensor *k,
                                const fokus_tensor *v, const fokus_attend_opts *opts, fokus_tensor *out,

@@ -72,6 +72,60 @@ void *fokus_calloc(size_t bytes);
 void fokus_free(void *p);
 
 /* ------------------------------------------------------------------------------------
+ * Caching allocator (one per context; see fokus_ctx_allocator)
+ *
+ * Tensor storage and scratch come from here so that a loop in steady state touches no
+ * fresh pages (first touch of a 4 KiB page costs ~10 us). Freed blocks are kept in size
+ * classes and handed out again to requests of the same class: multiples of 64 bytes up
+ * to 1 KiB, then eight classes per power of two (a block is at most 1/8 larger than
+ * asked). Blocks are 64-byte aligned; from 128 KiB they are mapped with mmap (so
+ * returning one to the system unmaps it).
+ * The cache is bounded by a byte limit: past it, the least recently freed blocks go
+ * back to the system; a block larger than the limit is never kept.
+ * Thread-safe (one mutex): any thread may allocate and free, e.g. storage released by
+ * another thread or the pool's workers.
+ * Refcounted: the creator holds one reference; fokus_storage blocks taken from it hold
+ * one each, so a tensor may outlive the context whose allocator made it. The last
+ * release frees the cache and the allocator.
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct fokus_allocator fokus_allocator;
+
+typedef struct fokus_memstats {
+    size_t live;      /* bytes in blocks handed out and not yet freed (class sizes) */
+    size_t cached;    /* bytes in freed blocks kept for reuse */
+    size_t peak;      /* highest `live` since creation or fokus_allocator_reset_peak */
+    size_t limit;     /* the cache bound */
+    uint64_t allocs;  /* successful allocations */
+    uint64_t reuses;  /* allocations served from the cache */
+    uint64_t total;   /* bytes handed out since creation (for pacing a garbage collector) */
+} fokus_memstats;
+
+/* Default cache bound of a context's allocator. */
+#define FOKUS_CACHE_LIMIT_DEFAULT ((size_t)1 << 30)
+
+fokus_status fokus_allocator_new(fokus_allocator **out, size_t limit, fokus_error *err);
+void fokus_allocator_retain(fokus_allocator *a);
+void fokus_allocator_release(fokus_allocator *a);   /* NULL-safe */
+
+/* A 64-byte aligned block of at least `bytes`; zero-filled when `zero`. NULL when the
+ * system refuses (after the cache was given back and the request retried once). With
+ * a NULL allocator: fokus_alloc / fokus_calloc. */
+void *fokus_allocator_alloc(fokus_allocator *a, size_t bytes, bool zero);
+/* Returns a block; `bytes` is the size it was allocated with (NULL p: no-op). With a
+ * NULL allocator: fokus_free. */
+void fokus_allocator_free(fokus_allocator *a, void *p, size_t bytes);
+
+/* Sets the cache bound (evicting down to it at once); 0 caches nothing. */
+void fokus_allocator_set_limit(fokus_allocator *a, size_t limit);
+/* Returns every cached block to the system; live blocks are untouched. */
+void fokus_allocator_trim(fokus_allocator *a);
+void fokus_allocator_reset_peak(fokus_allocator *a);
+void fokus_allocator_stats(fokus_allocator *a, fokus_memstats *s);  /* zeros for NULL */
+/* The size a request of `bytes` is rounded to (0 when too large to represent). */
+size_t fokus_allocator_class_size(size_t bytes);
+
+/* ------------------------------------------------------------------------------------
  * Context: thread pool, per-worker scratch, interrupt flag
  * ---------------------------------------------------------------------------------- */
 
@@ -85,6 +139,16 @@ void fokus_ctx_free(fokus_ctx *ctx);
 /* Number of workers, >= 1. */
 int fokus_ctx_threads(const fokus_ctx *ctx);
 
+/* The context's caching allocator (cache bound FOKUS_CACHE_LIMIT_DEFAULT), from which
+ * its scratch and the tensors of the *_ctx functions come. Borrowed: retain it to keep
+ * it past fokus_ctx_free. NULL for a NULL ctx. */
+fokus_allocator *fokus_ctx_allocator(fokus_ctx *ctx);
+
+/* Gives the context's scratch buffers back to its allocator and the allocator's cache
+ * back to the system (e.g. between two models). Not callable while an operation runs
+ * on ctx. */
+void fokus_ctx_trim(fokus_ctx *ctx);
+
 /* Resizes the pool; n <= 0 means the online cores. Not callable from inside a task. */
 fokus_status fokus_ctx_set_threads(fokus_ctx *ctx, int n, fokus_error *err);
 
@@ -92,8 +156,10 @@ fokus_status fokus_ctx_set_threads(fokus_ctx *ctx, int n, fokus_error *err);
 int fokus_online_cores(void);
 
 /* Scratch memory kept across calls, so hot paths do not allocate (a fresh 4 KiB page
- * costs ~12 us to touch). Each (slot, worker) pair owns one 64-byte aligned buffer that
- * only grows; its contents are undefined on return. worker is in [0, threads] where
+ * costs ~10 us to touch). Each (slot, worker) pair owns one 64-byte aligned buffer that
+ * only grows (blocks come from and go back to the context's allocator, so a grown
+ * buffer's old block serves the next tensor of its size); its contents are undefined
+ * on return. worker is in [0, threads] where
  * index `threads` is a buffer shared by all workers (fill it before a parallel region,
  * read it inside). Slots let nested users (a model calling GEMM then attention) keep
  * separate buffers. Returns NULL on allocation failure.
@@ -214,6 +280,15 @@ fokus_status fokus_tensor_new(fokus_tensor *out, fokus_dtype dt, int ndim, const
 /* Same, uninitialised contents (for outputs that are fully written). */
 fokus_status fokus_tensor_empty(fokus_tensor *out, fokus_dtype dt, int ndim, const int64_t *shape,
                                 fokus_error *err);
+/* The same two with storage from ctx's caching allocator (fokus_ctx_allocator): what
+ * every function that takes a context should use for the tensors it returns or
+ * uses for a while, so a loop reuses blocks instead of faulting in fresh pages. The
+ * storage holds a reference to the allocator, so the tensor may outlive ctx. ctx NULL
+ * behaves as the plain forms. */
+fokus_status fokus_tensor_new_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                  const int64_t *shape, fokus_error *err);
+fokus_status fokus_tensor_empty_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                    const int64_t *shape, fokus_error *err);
 /* A view over storage `s` (adds a reference): contiguous, starting `byte_offset` in. */
 fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size_t byte_offset,
                                        fokus_dtype dt, int ndim, const int64_t *shape,
@@ -239,6 +314,9 @@ const char *fokus_shape_str(const fokus_tensor *t, char *buf, size_t size);
  * One entry of shape may be -1 (inferred). */
 fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int ndim,
                                   const int64_t *shape, fokus_error *err);
+/* Same; a copy, when one is needed, comes from ctx's allocator. */
+fokus_status fokus_tensor_reshape_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, int ndim,
+                                      const int64_t *shape, fokus_error *err);
 fokus_status fokus_tensor_permute(fokus_tensor *out, const fokus_tensor *t, const int *perm,
                                   fokus_error *err);
 fokus_status fokus_tensor_narrow(fokus_tensor *out, const fokus_tensor *t, int dim, int64_t start,
@@ -260,8 +338,53 @@ fokus_status fokus_tensor_to(fokus_tensor *out, const fokus_tensor *t, fokus_dty
 /* A contiguous f32 tensor with the values of t: t itself (retained) when it already is
  * one, else a converted copy. The standard way for kernels to accept any float dtype. */
 fokus_status fokus_tensor_f32(fokus_tensor *out, const fokus_tensor *t, fokus_error *err);
+/* The copies above with storage from ctx's allocator (ctx NULL: the plain forms). */
+fokus_status fokus_tensor_contiguous_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t,
+                                         fokus_error *err);
+fokus_status fokus_tensor_clone_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_error *err);
+fokus_status fokus_tensor_to_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_dtype dt,
+                                 fokus_error *err);
+fokus_status fokus_tensor_f32_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_error *err);
 /* dst and src same shape (any dtypes, any strides): dst[...] = src[...] converted. */
 fokus_status fokus_tensor_copy(fokus_tensor *dst, const fokus_tensor *src, fokus_error *err);
+/* Sets every element of t (any dtype and strides) to v. FOKUS_ERANGE when v is not a
+ * value of an integer dtype (fraction, out of range, nan). */
+fokus_status fokus_tensor_fill(fokus_tensor *t, double v, fokus_error *err);
+/* Whether the byte ranges spanned by two views intersect (conservative: interleaved
+ * views of one buffer count as overlapping). */
+bool fokus_tensor_overlaps(const fokus_tensor *a, const fokus_tensor *b);
+
+/* ------------------------------------------------------------------------------------
+ * Destinations: the `out` contract
+ *
+ * Every function that returns a new tensor has a form that writes into a tensor the
+ * caller gives (`*_into`, or `opts.out` in Lua). That tensor must have exactly the
+ * result's dtype and shape, any strides as long as its elements are distinct (no
+ * stride 0 on a dim of size > 1, e.g. a transposed or narrowed view is fine, an
+ * expanded one is not), and must not overlap any input: writing in place is an error
+ * (FOKUS_EINVAL), never silently wrong. Contiguous destinations are written directly;
+ * kernels that handle strides (attention) write strided ones directly too; the others
+ * compute into a block of ctx's allocator and copy.
+ * ---------------------------------------------------------------------------------- */
+
+/* The checks above, with messages naming `fn`, the expected and the given dtype and
+ * shape ("matmul: out must be f32 2x3, got f32 3x2"). inputs may hold NULLs. */
+fokus_status fokus_out_check(const char *fn, const fokus_tensor *dst, fokus_dtype dt, int ndim,
+                             const int64_t *shape, const fokus_tensor *const *inputs, int n_inputs,
+                             fokus_error *err);
+/* How a function implements both forms:
+ *   fokus_tensor res;
+ *   st = fokus_out_begin(ctx, "fn", dst, FOKUS_F32, nd, shape, inputs, n, &res, err);
+ *   ... write the result into res (contiguous) ...
+ *   fokus_out_finish(dst, &res, out);
+ * dst NULL: res is a new tensor from ctx and finish moves it to *out. Otherwise dst
+ * is checked (fokus_out_check) and res is dst itself when contiguous, else a
+ * temporary that finish copies into dst and releases (out is then unused). On an
+ * error after begin, release res. */
+fokus_status fokus_out_begin(fokus_ctx *ctx, const char *fn, const fokus_tensor *dst, fokus_dtype dt, int ndim,
+                             const int64_t *shape, const fokus_tensor *const *inputs, int n_inputs,
+                             fokus_tensor *res, fokus_error *err);
+void fokus_out_finish(const fokus_tensor *dst, fokus_tensor *res, fokus_tensor *out);
 
 /* Element access by flat row-major index (slow; for bindings and tests). */
 double fokus_tensor_get(const fokus_tensor *t, int64_t flat_index);

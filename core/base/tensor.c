@@ -16,8 +16,9 @@ struct fokus_storage {
     atomic_long refs;
     void *data;
     size_t bytes;
-    void (*release)(void *user); /* NULL: data came from fokus_alloc */
+    void (*release)(void *user); /* NULL: data came from `alloc` (fokus_alloc if NULL) */
     void *user;
+    fokus_allocator *alloc;      /* holds a reference while the block is out */
 };
 
 /* ---------------------------------------------------------------- dtypes */
@@ -68,15 +69,22 @@ fokus_storage *fokus_storage_wrap(void *data, size_t bytes, void (*release)(void
     s->bytes = bytes;
     s->release = release;
     s->user = user;
+    s->alloc = NULL;
     return s;
 }
 
-static fokus_storage *storage_alloc(size_t bytes, bool zero)
+static fokus_storage *storage_alloc(fokus_ctx *ctx, size_t bytes, bool zero)
 {
-    void *p = zero ? fokus_calloc(bytes) : fokus_alloc(bytes);
+    fokus_allocator *a = fokus_ctx_allocator(ctx);
+    void *p = fokus_allocator_alloc(a, bytes, zero);
     if (!p) return NULL;
     fokus_storage *s = fokus_storage_wrap(p, bytes, NULL, NULL);
-    if (!s) fokus_free(p);
+    if (!s) {
+        fokus_allocator_free(a, p, bytes);
+        return NULL;
+    }
+    s->alloc = a;
+    fokus_allocator_retain(a);
     return s;
 }
 
@@ -89,10 +97,12 @@ void fokus_storage_release(fokus_storage *s)
 {
     if (!s) return;
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
-    if (s->release)
+    if (s->release) {
         s->release(s->user);
-    else
-        fokus_free(s->data);
+    } else {
+        fokus_allocator_free(s->alloc, s->data, s->bytes);
+        fokus_allocator_release(s->alloc);
+    }
     free(s);
 }
 
@@ -147,8 +157,8 @@ static void set_contiguous(fokus_tensor *t, int ndim, const int64_t *shape)
     }
 }
 
-static fokus_status tensor_make(fokus_tensor *out, fokus_dtype dt, int ndim, const int64_t *shape,
-                                bool zero, fokus_error *err)
+static fokus_status tensor_make(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                const int64_t *shape, bool zero, fokus_error *err)
 {
     int64_t numel;
     memset(out, 0, sizeof *out);
@@ -156,7 +166,7 @@ static fokus_status tensor_make(fokus_tensor *out, fokus_dtype dt, int ndim, con
     fokus_status st = shape_numel(ndim, shape, fokus_dtype_size(dt), &numel, err, "tensor");
     if (st != FOKUS_OK) return st;
     size_t bytes = (size_t)numel * fokus_dtype_size(dt);
-    fokus_storage *s = storage_alloc(bytes, zero);
+    fokus_storage *s = storage_alloc(ctx, bytes, zero);
     if (!s) return fokus_fail(err, FOKUS_ENOMEM, "tensor: cannot allocate %zu bytes", bytes);
     out->storage = s;
     out->data = s->data;
@@ -168,13 +178,25 @@ static fokus_status tensor_make(fokus_tensor *out, fokus_dtype dt, int ndim, con
 fokus_status fokus_tensor_new(fokus_tensor *out, fokus_dtype dt, int ndim, const int64_t *shape,
                               fokus_error *err)
 {
-    return tensor_make(out, dt, ndim, shape, true, err);
+    return tensor_make(NULL, out, dt, ndim, shape, true, err);
 }
 
 fokus_status fokus_tensor_empty(fokus_tensor *out, fokus_dtype dt, int ndim, const int64_t *shape,
                                 fokus_error *err)
 {
-    return tensor_make(out, dt, ndim, shape, false, err);
+    return tensor_make(NULL, out, dt, ndim, shape, false, err);
+}
+
+fokus_status fokus_tensor_new_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                  const int64_t *shape, fokus_error *err)
+{
+    return tensor_make(ctx, out, dt, ndim, shape, true, err);
+}
+
+fokus_status fokus_tensor_empty_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                    const int64_t *shape, fokus_error *err)
+{
+    return tensor_make(ctx, out, dt, ndim, shape, false, err);
 }
 
 fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size_t byte_offset,
@@ -276,6 +298,12 @@ static void view_of(fokus_tensor *out, const fokus_tensor *t)
 fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int ndim,
                                   const int64_t *shape, fokus_error *err)
 {
+    return fokus_tensor_reshape_ctx(NULL, out, t, ndim, shape, err);
+}
+
+fokus_status fokus_tensor_reshape_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, int ndim,
+                                      const int64_t *shape, fokus_error *err)
+{
     int64_t sh[FOKUS_MAX_DIMS];
     int infer = -1;
     int64_t known = 1, numel = fokus_tensor_numel(t);
@@ -315,7 +343,7 @@ fokus_status fokus_tensor_reshape(fokus_tensor *out, const fokus_tensor *t, int 
         return FOKUS_OK;
     }
     fokus_tensor c;
-    fokus_status st = fokus_tensor_contiguous(&c, t, err);
+    fokus_status st = fokus_tensor_contiguous_ctx(ctx, &c, t, err);
     if (st != FOKUS_OK) return st;
     set_contiguous(&c, ndim, sh);
     *out = c;
@@ -587,34 +615,56 @@ fokus_status fokus_tensor_copy(fokus_tensor *dst, const fokus_tensor *src, fokus
     return FOKUS_OK;
 }
 
-fokus_status fokus_tensor_to(fokus_tensor *out, const fokus_tensor *t, fokus_dtype dt, fokus_error *err)
+fokus_status fokus_tensor_to_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_dtype dt,
+                                 fokus_error *err)
 {
     memset(out, 0, sizeof *out);
     fokus_status st = check_int_range(t, dt, err);
     if (st != FOKUS_OK) return st;
-    st = fokus_tensor_empty(out, dt, t->ndim, t->shape, err);
+    st = tensor_make(ctx, out, dt, t->ndim, t->shape, false, err);
     if (st != FOKUS_OK) return st;
     copy_strided(out, t);
     return FOKUS_OK;
 }
 
+fokus_status fokus_tensor_to(fokus_tensor *out, const fokus_tensor *t, fokus_dtype dt, fokus_error *err)
+{
+    return fokus_tensor_to_ctx(NULL, out, t, dt, err);
+}
+
 fokus_status fokus_tensor_contiguous(fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
 {
-    return fokus_tensor_to(out, t, t->dtype, err);
+    return fokus_tensor_to_ctx(NULL, out, t, t->dtype, err);
+}
+
+fokus_status fokus_tensor_contiguous_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t,
+                                         fokus_error *err)
+{
+    return fokus_tensor_to_ctx(ctx, out, t, t->dtype, err);
 }
 
 fokus_status fokus_tensor_clone(fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
 {
-    return fokus_tensor_to(out, t, t->dtype, err);
+    return fokus_tensor_to_ctx(NULL, out, t, t->dtype, err);
 }
 
-fokus_status fokus_tensor_f32(fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
+fokus_status fokus_tensor_clone_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
+{
+    return fokus_tensor_to_ctx(ctx, out, t, t->dtype, err);
+}
+
+fokus_status fokus_tensor_f32_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
 {
     if (t->dtype == FOKUS_F32 && fokus_tensor_is_contiguous(t)) {
         view_of(out, t);
         return FOKUS_OK;
     }
-    return fokus_tensor_to(out, t, FOKUS_F32, err);
+    return fokus_tensor_to_ctx(ctx, out, t, FOKUS_F32, err);
+}
+
+fokus_status fokus_tensor_f32(fokus_tensor *out, const fokus_tensor *t, fokus_error *err)
+{
+    return fokus_tensor_f32_ctx(NULL, out, t, err);
 }
 
 fokus_status fokus_tensor_randn(fokus_tensor *t, uint64_t seed, fokus_error *err)
@@ -636,4 +686,117 @@ fokus_status fokus_tensor_randn(fokus_tensor *t, uint64_t seed, fokus_error *err
     copy_strided(t, &tmp);
     fokus_tensor_release(&tmp);
     return FOKUS_OK;
+}
+
+fokus_status fokus_tensor_fill(fokus_tensor *t, double v, fokus_error *err)
+{
+    unsigned char one[8] = {0};
+    const size_t es = fokus_dtype_size(t->dtype);
+    if (!fokus_dtype_is_float(t->dtype) && t->dtype != FOKUS_BOOL) {
+        double lo = t->dtype == FOKUS_I32 ? -2147483648.0 : t->dtype == FOKUS_U8 ? 0.0 : -9.2233720368547758e18;
+        double hi = t->dtype == FOKUS_I32 ? 2147483647.0 : t->dtype == FOKUS_U8 ? 255.0 : 9.2233720368547748e18;
+        if (!(v >= lo && v <= hi) || v != floor(v))
+            return fokus_fail(err, FOKUS_ERANGE, "fill: %g is not a value of %s", v, fokus_dtype_name(t->dtype));
+    }
+    store_f64(one, t->dtype, v);
+    const int64_t n = fokus_tensor_numel(t);
+    if (n == 0) return FOKUS_OK;
+    if (fokus_tensor_is_contiguous(t)) {
+        char *p = t->data;
+        size_t total = (size_t)n * es, done = es;
+        bool zero = true;
+        for (size_t i = 0; i < es; i++) zero = zero && one[i] == 0;
+        if (zero) {
+            memset(p, 0, total);
+            return FOKUS_OK;
+        }
+        /* doubling copies: log2(n) memcpy calls instead of n stores of es bytes */
+        memcpy(p, one, es);
+        while (done < total) {
+            size_t c = done < total - done ? done : total - done;
+            memcpy(p + done, p, c);
+            done += c;
+        }
+        return FOKUS_OK;
+    }
+    int64_t zs[FOKUS_MAX_DIMS] = {0};
+    fokus_tensor src;
+    fokus_tensor_borrow(&src, one, t->dtype, t->ndim, t->shape, zs);
+    copy_strided(t, &src);
+    return FOKUS_OK;
+}
+
+/* ---------------------------------------------------------------- destinations (out) */
+
+/* Lowest and one-past-highest byte a view touches (strides may be 0 or negative). */
+static void byte_span(const fokus_tensor *t, intptr_t *lo, intptr_t *hi)
+{
+    int64_t mn = 0, mx = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        int64_t e = (t->shape[i] - 1) * t->stride[i];
+        if (e < 0) mn += e; else mx += e;
+    }
+    const int64_t es = (int64_t)fokus_dtype_size(t->dtype);
+    *lo = (intptr_t)t->data + (intptr_t)(mn * es);
+    *hi = (intptr_t)t->data + (intptr_t)((mx + 1) * es);
+}
+
+bool fokus_tensor_overlaps(const fokus_tensor *a, const fokus_tensor *b)
+{
+    if (!a || !b || !a->data || !b->data || fokus_tensor_numel(a) == 0 || fokus_tensor_numel(b) == 0)
+        return false;
+    intptr_t alo, ahi, blo, bhi;
+    byte_span(a, &alo, &ahi);
+    byte_span(b, &blo, &bhi);
+    return alo < bhi && blo < ahi;
+}
+
+fokus_status fokus_out_check(const char *fn, const fokus_tensor *dst, fokus_dtype dt, int ndim,
+                             const int64_t *shape, const fokus_tensor *const *inputs, int n_inputs,
+                             fokus_error *err)
+{
+    char got[128], want[128];
+    fokus_tensor w;
+    fokus_tensor_borrow(&w, NULL, dt, ndim, shape, NULL);
+    if (dst->dtype != dt || !fokus_tensor_same_shape(dst, &w))
+        return fokus_fail(err, FOKUS_EINVAL, "%s: out must be %s %s, got %s %s", fn, fokus_dtype_name(dt),
+                          fokus_shape_str(&w, want, sizeof want), fokus_dtype_name(dst->dtype),
+                          fokus_shape_str(dst, got, sizeof got));
+    if (!dst->data && fokus_tensor_numel(dst) > 0) return fokus_fail(err, FOKUS_EINVAL, "%s: out has no data", fn);
+    for (int i = 0; i < dst->ndim; i++)
+        if (dst->shape[i] > 1 && dst->stride[i] <= 0)
+            return fokus_fail(err, FOKUS_EINVAL,
+                              "%s: out must have distinct elements, got stride %lld in dim %d (a broadcast view)",
+                              fn, (long long)dst->stride[i], i + 1);
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && fokus_tensor_overlaps(dst, inputs[i]))
+            return fokus_fail(err, FOKUS_EINVAL, "%s: out overlaps input %d (writing in place is not supported)",
+                              fn, i + 1);
+    return FOKUS_OK;
+}
+
+fokus_status fokus_out_begin(fokus_ctx *ctx, const char *fn, const fokus_tensor *dst, fokus_dtype dt, int ndim,
+                             const int64_t *shape, const fokus_tensor *const *inputs, int n_inputs,
+                             fokus_tensor *res, fokus_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (!dst) return tensor_make(ctx, res, dt, ndim, shape, false, err);
+    fokus_status st = fokus_out_check(fn, dst, dt, ndim, shape, inputs, n_inputs, err);
+    if (st != FOKUS_OK) return st;
+    if (fokus_tensor_is_contiguous(dst)) {
+        view_of(res, dst);
+        return FOKUS_OK;
+    }
+    return tensor_make(ctx, res, dt, ndim, shape, false, err);
+}
+
+void fokus_out_finish(const fokus_tensor *dst, fokus_tensor *res, fokus_tensor *out)
+{
+    if (!dst) {
+        *out = *res;
+        memset(res, 0, sizeof *res);
+        return;
+    }
+    if (res->data != dst->data) copy_strided((fokus_tensor *)dst, res);
+    fokus_tensor_release(res);
 }

@@ -3,7 +3,14 @@
  *
  * Latency matters more than throughput here: a CLIP layer is a handful of calls of
  * ~100 us each, so a worker spins briefly on the job generation before it sleeps on
- * the condition variable, and the caller spins briefly before it waits for stragglers. */
+ * the condition variable, and the caller spins briefly before it waits for stragglers.
+ *
+ * The caller waits for the job's chunks, not for the workers: a worker that wakes late
+ * (descheduled on a busy machine, or asleep) finds every chunk taken and does nothing,
+ * instead of holding the caller for a scheduler time slice. For that, the chunk
+ * counter carries the job's id (state = id << 32 | next chunk) and a claim is a
+ * compare-and-swap that fails once the job has changed; the job's fields are read
+ * under a seqlock on that id (id 0 while the caller rewrites them). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -49,18 +56,20 @@ struct fokus_ctx {
     pthread_cond_t cv_work;
     pthread_cond_t cv_done;
 
-    /* current job */
-    fokus_range_fn fn;
-    void *arg;
-    int64_t n, grain;
-    atomic_llong next;
-    atomic_int pending;            /* workers that have not finished the current job */
+    /* current job: written by the caller while `state` holds id 0, read by workers
+     * under the seqlock described above (relaxed atomics: the seqlock orders them) */
+    _Atomic(fokus_range_fn) fn;
+    _Atomic(void *) arg;
+    atomic_llong n, grain, nchunks;
+    atomic_ullong state;           /* job id << 32 | next chunk to hand out */
+    atomic_llong done;             /* chunks of the current job finished */
     atomic_ullong generation;
     atomic_int stop;
     atomic_int sleeping_main;
 
     atomic_bool interrupt;
     scratch_buf *scratch;          /* [FOKUS_SCRATCH_SLOTS][nthreads + 1] */
+    fokus_allocator *alloc;        /* scratch and the *_ctx tensors come from here */
 };
 
 /* Which pool (and which worker of it) the current thread is running a task for, so a
@@ -95,21 +104,58 @@ static bool keep_spinning(unsigned *spins, double *t0, double limit)
     return now - *t0 < limit;
 }
 
-static void run_chunks(fokus_ctx *ctx, int worker)
+/* Job ids are never 0 (0 marks a job being written). */
+static uint32_t job_id(unsigned long long generation)
 {
-    const int64_t n = ctx->n, grain = ctx->grain;
+    return (uint32_t)(generation & 0x7fffffffu) | 0x80000000u;
+}
+
+typedef struct job_view {
+    fokus_range_fn fn;
+    void *arg;
+    int64_t n, grain, nchunks;
+} job_view;
+
+/* Claims and runs chunks of job `id` until none is left or the job is over. */
+static void run_chunks(fokus_ctx *ctx, uint32_t id, const job_view *j, int worker)
+{
     const fokus_ctx *saved_ctx = tls_ctx;
     int saved_worker = tls_worker;
     tls_ctx = ctx;
     tls_worker = worker;
+    unsigned long long s = atomic_load_explicit(&ctx->state, memory_order_relaxed);
     for (;;) {
-        int64_t b = atomic_fetch_add_explicit(&ctx->next, grain, memory_order_relaxed);
-        if (b >= n) break;
-        int64_t e = b + grain < n ? b + grain : n;
-        ctx->fn(ctx->arg, b, e, worker);
+        if ((uint32_t)(s >> 32) != id || (int64_t)(s & 0xffffffffu) >= j->nchunks) break;
+        if (!atomic_compare_exchange_weak_explicit(&ctx->state, &s, s + 1, memory_order_acq_rel,
+                                                   memory_order_relaxed))
+            continue; /* s was reloaded */
+        int64_t b = (int64_t)(s & 0xffffffffu) * j->grain;
+        int64_t e = b + j->grain < j->n ? b + j->grain : j->n;
+        j->fn(j->arg, b, e, worker);
+        if (atomic_fetch_add(&ctx->done, 1) == j->nchunks - 1 && atomic_load(&ctx->sleeping_main)) {
+            pthread_mutex_lock(&ctx->mu);
+            pthread_cond_signal(&ctx->cv_done);
+            pthread_mutex_unlock(&ctx->mu);
+        }
+        s = atomic_load_explicit(&ctx->state, memory_order_relaxed);
     }
     tls_ctx = saved_ctx;
     tls_worker = saved_worker;
+}
+
+/* A worker's view of job `id`: false when that job is no longer the current one. */
+static bool read_job(fokus_ctx *ctx, uint32_t id, job_view *j)
+{
+    unsigned long long s1 = atomic_load_explicit(&ctx->state, memory_order_acquire);
+    if ((uint32_t)(s1 >> 32) != id) return false;
+    j->fn = atomic_load_explicit(&ctx->fn, memory_order_relaxed);
+    j->arg = atomic_load_explicit(&ctx->arg, memory_order_relaxed);
+    j->n = atomic_load_explicit(&ctx->n, memory_order_relaxed);
+    j->grain = atomic_load_explicit(&ctx->grain, memory_order_relaxed);
+    j->nchunks = atomic_load_explicit(&ctx->nchunks, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    unsigned long long s2 = atomic_load_explicit(&ctx->state, memory_order_relaxed);
+    return (uint32_t)(s2 >> 32) == id;
 }
 
 static void *worker_main(void *p)
@@ -135,13 +181,8 @@ static void *worker_main(void *p)
         }
         if (atomic_load(&ctx->stop)) break;
         seen = g;
-        run_chunks(ctx, wa->id);
-        if (atomic_fetch_sub(&ctx->pending, 1) == 1 &&
-            atomic_load(&ctx->sleeping_main)) {
-            pthread_mutex_lock(&ctx->mu);
-            pthread_cond_signal(&ctx->cv_done);
-            pthread_mutex_unlock(&ctx->mu);
-        }
+        job_view j;
+        if (read_job(ctx, job_id(g), &j)) run_chunks(ctx, job_id(g), &j, wa->id);
     }
     return NULL;
 }
@@ -164,7 +205,8 @@ static void stop_workers(fokus_ctx *ctx)
 static void free_scratch(fokus_ctx *ctx)
 {
     if (!ctx->scratch) return;
-    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++) fokus_free(ctx->scratch[i].p);
+    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++)
+        fokus_allocator_free(ctx->alloc, ctx->scratch[i].p, ctx->scratch[i].cap);
     free(ctx->scratch);
     ctx->scratch = NULL;
 }
@@ -216,8 +258,10 @@ fokus_status fokus_ctx_new(fokus_ctx **out, int threads, fokus_error *err)
     pthread_cond_init(&ctx->cv_done, NULL);
     if (threads <= 0) threads = fokus_online_cores();
     if (threads > 1024) threads = 1024;
-    fokus_status st = start_workers(ctx, threads, err);
+    fokus_status st = fokus_allocator_new(&ctx->alloc, FOKUS_CACHE_LIMIT_DEFAULT, err);
+    if (st == FOKUS_OK) st = start_workers(ctx, threads, err);
     if (st != FOKUS_OK) {
+        fokus_allocator_release(ctx->alloc);
         pthread_mutex_destroy(&ctx->mu);
         pthread_cond_destroy(&ctx->cv_work);
         pthread_cond_destroy(&ctx->cv_done);
@@ -233,10 +277,28 @@ void fokus_ctx_free(fokus_ctx *ctx)
     if (!ctx) return;
     stop_workers(ctx);
     free_scratch(ctx);
+    /* tensors made from the allocator keep it alive until they go */
+    fokus_allocator_release(ctx->alloc);
     pthread_mutex_destroy(&ctx->mu);
     pthread_cond_destroy(&ctx->cv_work);
     pthread_cond_destroy(&ctx->cv_done);
     free(ctx);
+}
+
+fokus_allocator *fokus_ctx_allocator(fokus_ctx *ctx)
+{
+    return ctx ? ctx->alloc : NULL;
+}
+
+void fokus_ctx_trim(fokus_ctx *ctx)
+{
+    if (!ctx) return;
+    for (int i = 0; i < FOKUS_SCRATCH_SLOTS * (ctx->nthreads + 1); i++) {
+        fokus_allocator_free(ctx->alloc, ctx->scratch[i].p, ctx->scratch[i].cap);
+        ctx->scratch[i].p = NULL;
+        ctx->scratch[i].cap = 0;
+    }
+    fokus_allocator_trim(ctx->alloc);
 }
 
 int fokus_ctx_threads(const fokus_ctx *ctx)
@@ -271,9 +333,14 @@ void *fokus_ctx_scratch(fokus_ctx *ctx, int slot, int worker, size_t bytes)
         /* grow geometrically so a slowly growing caller does not reallocate each call */
         size_t cap = b->cap + b->cap / 2;
         if (cap < bytes) cap = bytes;
-        void *p = fokus_alloc(cap);
+        cap = fokus_allocator_class_size(cap); /* the block holds that much anyway */
+        if (cap == 0) return NULL;
+        /* the old buffer goes back first, so a same-class request can take it again */
+        fokus_allocator_free(ctx->alloc, b->p, b->cap);
+        b->p = NULL;
+        b->cap = 0;
+        void *p = fokus_allocator_alloc(ctx->alloc, cap, false);
         if (!p) return NULL;
-        fokus_free(b->p);
         b->p = p;
         b->cap = cap;
     }
@@ -289,30 +356,41 @@ void fokus_parallel(fokus_ctx *ctx, int64_t n, int64_t grain, fokus_range_fn fn,
         fn(arg, 0, n, worker);
         return;
     }
-    ctx->fn = fn;
-    ctx->arg = arg;
-    ctx->n = n;
-    ctx->grain = grain;
-    atomic_store_explicit(&ctx->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&ctx->pending, ctx->nthreads - 1, memory_order_relaxed);
-    /* publish the job; sleeping workers need the broadcast under the mutex */
+    /* at most 2^31 chunks, so the chunk index fits its half of `state` */
+    if ((n + grain - 1) / grain > 0x7fffffff) grain = n / 0x7fffffff + 1;
+    job_view j = {fn, arg, n, grain, (n + grain - 1) / grain};
+    const unsigned long long gen = atomic_load_explicit(&ctx->generation, memory_order_relaxed) + 1;
+    const uint32_t id = job_id(gen);
+    /* seqlock write: id 0 while the fields change (no worker can be inside a job now:
+     * the previous call returned only when all its chunks were done) */
+    atomic_store_explicit(&ctx->state, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&ctx->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&ctx->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&ctx->n, n, memory_order_relaxed);
+    atomic_store_explicit(&ctx->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&ctx->nchunks, j.nchunks, memory_order_relaxed);
+    atomic_store_explicit(&ctx->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&ctx->state, (unsigned long long)id << 32, memory_order_release);
+    /* wake the workers; sleeping ones need the broadcast under the mutex */
     pthread_mutex_lock(&ctx->mu);
-    atomic_fetch_add_explicit(&ctx->generation, 1, memory_order_release);
+    atomic_store_explicit(&ctx->generation, gen, memory_order_release);
     pthread_cond_broadcast(&ctx->cv_work);
     pthread_mutex_unlock(&ctx->mu);
 
-    run_chunks(ctx, 0);
+    run_chunks(ctx, id, &j, 0);
 
+    /* only chunks that workers took are still running */
     unsigned spins = 0;
     double t0 = 0;
-    while (atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&ctx->done, memory_order_acquire) < j.nchunks) {
         if (keep_spinning(&spins, &t0, MAIN_SPIN_SECONDS)) {
             CPU_RELAX();
             continue;
         }
         pthread_mutex_lock(&ctx->mu);
         atomic_store(&ctx->sleeping_main, 1);
-        while (atomic_load(&ctx->pending) > 0) pthread_cond_wait(&ctx->cv_done, &ctx->mu);
+        while (atomic_load(&ctx->done) < j.nchunks) pthread_cond_wait(&ctx->cv_done, &ctx->mu);
         atomic_store(&ctx->sleeping_main, 0);
         pthread_mutex_unlock(&ctx->mu);
     }

@@ -60,6 +60,15 @@ fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_ten
                           fokus_tensor *out, fokus_error *err);
 fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w,
                           const fokus_tensor *b, fokus_tensor *out, fokus_error *err);
+/* The same written into the caller's `out` (f32, the result's shape, any strides with
+ * distinct elements, not overlapping the inputs: the contract of fokus_out_check).
+ * Contiguous outputs are written by the GEMM directly; others through a temporary from
+ * ctx's allocator and a copy. New outputs of the forms above, and the f32 copies of
+ * operands, come from ctx's allocator. */
+fokus_status fokus_matmul_into(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b,
+                               const fokus_tensor *out, fokus_error *err);
+fokus_status fokus_linear_into(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w,
+                               const fokus_tensor *b, const fokus_tensor *out, fokus_error *err);
 
 /* ------------------------------------------------------------------------------------
  * Model building blocks (float32 rows; x and y may be the same buffer)

@@ -52,11 +52,13 @@ static size_t dtype_bytes(fokus_dtype dt)
     return fokus_dtype_size(dt);
 }
 
-fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
-                          fokus_tensor *out, fokus_error *err)
+/* Both forms: a new output (dst NULL, result in *out) or the caller's dst (see
+ * fokus_out_begin). */
+static fokus_status linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
+                           const fokus_tensor *dst, fokus_tensor *out, fokus_error *err)
 {
     char s1[96], s2[96];
-    if (!x || !w || !out) return fokus_fail(err, FOKUS_EINVAL, "linear: x, w and out must not be NULL");
+    if (!x || !w || (!out && !dst)) return fokus_fail(err, FOKUS_EINVAL, "linear: x, w and out must not be NULL");
     if (x->ndim < 1) return fokus_fail(err, FOKUS_EINVAL, "linear: x must have at least 1 dim, got a scalar");
     if (w->ndim != 2)
         return fokus_fail(err, FOKUS_EINVAL, "linear: w must be [N, K], got %s", fokus_shape_str(w, s1, sizeof s1));
@@ -88,7 +90,7 @@ fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_ten
         xs = *x;
         fokus_tensor_retain(x);
     } else {
-        st = fokus_tensor_f32(&xs, x, err);
+        st = fokus_tensor_f32_ctx(ctx, &xs, x, err);
         if (st != FOKUS_OK) goto fail;
         lda = K;
     }
@@ -99,20 +101,21 @@ fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_ten
         ws = *w;
         fokus_tensor_retain(w);
     } else {
-        st = fokus_tensor_contiguous(&ws, w, err); /* same dtype: no widening here */
+        st = fokus_tensor_contiguous_ctx(ctx, &ws, w, err); /* same dtype: no widening here */
         if (st != FOKUS_OK) goto fail;
         trans = true;
         ldb = K;
     }
     if (b) {
-        st = fokus_tensor_f32(&bs, b, err);
+        st = fokus_tensor_f32_ctx(ctx, &bs, b, err);
         if (st != FOKUS_OK) goto fail;
     }
 
     int64_t oshape[FOKUS_MAX_DIMS];
     memcpy(oshape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     oshape[x->ndim - 1] = N;
-    st = fokus_tensor_empty(&res, FOKUS_F32, x->ndim, oshape, err);
+    const fokus_tensor *ins[3] = {x, w, b};
+    st = fokus_out_begin(ctx, "linear", dst, FOKUS_F32, x->ndim, oshape, ins, 3, &res, err);
     if (st != FOKUS_OK) goto fail;
     st = fokus_gemm(ctx, rows, N, K, (const float *)xs.data, lda, ws.data, ws.dtype, trans, ldb,
                     b ? (const float *)bs.data : NULL, false, (float *)res.data, N, err);
@@ -123,7 +126,7 @@ fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_ten
     fokus_tensor_release(&xs);
     fokus_tensor_release(&ws);
     fokus_tensor_release(&bs);
-    *out = res;
+    fokus_out_finish(dst, &res, out);
     return FOKUS_OK;
 fail:
     fokus_tensor_release(&xs);
@@ -133,11 +136,24 @@ fail:
     return st;
 }
 
-fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b, fokus_tensor *out,
-                          fokus_error *err)
+fokus_status fokus_linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
+                          fokus_tensor *out, fokus_error *err)
+{
+    return linear(ctx, x, w, b, NULL, out, err);
+}
+
+fokus_status fokus_linear_into(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
+                               const fokus_tensor *out, fokus_error *err)
+{
+    if (!out) return fokus_fail(err, FOKUS_EINVAL, "linear: out must not be NULL");
+    return linear(ctx, x, w, b, out, NULL, err);
+}
+
+static fokus_status matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b, const fokus_tensor *dst,
+                           fokus_tensor *out, fokus_error *err)
 {
     char s1[96], s2[96];
-    if (!a || !b || !out) return fokus_fail(err, FOKUS_EINVAL, "matmul: a, b and out must not be NULL");
+    if (!a || !b || (!out && !dst)) return fokus_fail(err, FOKUS_EINVAL, "matmul: a, b and out must not be NULL");
     if (a->ndim < 2 || b->ndim < 2)
         return fokus_fail(err, FOKUS_EINVAL, "matmul: both operands need >= 2 dims, got %s and %s",
                           fokus_shape_str(a, s1, sizeof s1), fokus_shape_str(b, s2, sizeof s2));
@@ -176,7 +192,7 @@ fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_ten
         as = *a;
         fokus_tensor_retain(a);
     } else {
-        st = fokus_tensor_f32(&as, a, err);
+        st = fokus_tensor_f32_ctx(ctx, &as, a, err);
         if (st != FOKUS_OK) goto fail;
     }
     const int64_t lda = M <= 1 ? K : as.stride[as.ndim - 2];
@@ -187,7 +203,7 @@ fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_ten
         bs = *b;
         fokus_tensor_retain(b);
     } else {
-        st = fokus_tensor_contiguous(&bs, b, err);
+        st = fokus_tensor_contiguous_ctx(ctx, &bs, b, err);
         if (st != FOKUS_OK) goto fail;
         trans = false;
         ldb = N;
@@ -202,7 +218,8 @@ fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_ten
     memcpy(oshape, bshape, sizeof(int64_t) * (size_t)nb);
     oshape[nb] = M;
     oshape[nb + 1] = N;
-    st = fokus_tensor_empty(&res, FOKUS_F32, nd, oshape, err);
+    const fokus_tensor *ins[2] = {a, b};
+    st = fokus_out_begin(ctx, "matmul", dst, FOKUS_F32, nd, oshape, ins, 2, &res, err);
     if (st != FOKUS_OK) goto fail;
 
     /* One product for the whole batch when b is the same matrix for every batch entry
@@ -243,7 +260,7 @@ fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_ten
 done:
     fokus_tensor_release(&as);
     fokus_tensor_release(&bs);
-    *out = res;
+    fokus_out_finish(dst, &res, out);
     return FOKUS_OK;
 gemm_fail:
     fokus_fail_prefix(err, st, "matmul");
@@ -252,4 +269,17 @@ fail:
     fokus_tensor_release(&bs);
     fokus_tensor_release(&res);
     return st;
+}
+
+fokus_status fokus_matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b, fokus_tensor *out,
+                          fokus_error *err)
+{
+    return matmul(ctx, a, b, NULL, out, err);
+}
+
+fokus_status fokus_matmul_into(fokus_ctx *ctx, const fokus_tensor *a, const fokus_tensor *b, const fokus_tensor *out,
+                               fokus_error *err)
+{
+    if (!out) return fokus_fail(err, FOKUS_EINVAL, "matmul: out must not be NULL");
+    return matmul(ctx, a, b, out, NULL, err);
 }

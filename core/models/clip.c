@@ -30,10 +30,10 @@ static fokus_status linear(fokus_ctx *ctx, const float *x, int64_t rows, int64_t
     return fokus_gemm(ctx, rows, w->shape[0], K, x, K, w->data, w->dtype, true, w->stride[0], b, acc, y, ldy, err);
 }
 
-static fokus_status copy_state(fokus_tensor *dst, const float *x, int64_t B, int64_t N, int64_t D, fokus_error *err)
+static fokus_status copy_state(fokus_ctx *ctx, fokus_tensor *dst, const float *x, int64_t B, int64_t N, int64_t D, fokus_error *err)
 {
     int64_t shape[3] = {B, N, D};
-    fokus_status st = fokus_tensor_empty(dst, FOKUS_F32, 3, shape, err);
+    fokus_status st = fokus_tensor_empty_ctx(ctx, dst, FOKUS_F32, 3, shape, err);
     if (st == FOKUS_OK) memcpy(dst->data, x, (size_t)(B * N * D) * sizeof(float));
     return st;
 }
@@ -106,9 +106,9 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
             goto fail;
         }
         out->n_hidden = (int)L + 1;
-        if ((st = copy_state(&out->hidden_states[0], x, B, N, D, err)) != FOKUS_OK) goto fail;
+        if ((st = copy_state(ctx, &out->hidden_states[0], x, B, N, D, err)) != FOKUS_OK) goto fail;
     }
-    if (ro->capture == 0 && (st = copy_state(ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
+    if (ro->capture == 0 && (st = copy_state(ctx, ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
 
     /* q, k, v are views into the [R, 3D] buffer: [B, H, N, dh] with row stride 3D */
     int64_t qshape[4] = {B, H, N, dh}, qstride[4] = {N * 3 * D, dh, 3 * D, 1};
@@ -148,20 +148,20 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
         if ((st = linear(ctx, h, R, D, &ly->w1, ly->b1, false, f, I, err)) != FOKUS_OK) goto fail;
         fokus_activate(ctx, f, R * I, c->act);
         if ((st = linear(ctx, f, R, I, &ly->w2, ly->b2, true, x, D, err)) != FOKUS_OK) goto fail;
-        if (ro->want_hidden && (st = copy_state(&out->hidden_states[l + 1], x, B, N, D, err)) != FOKUS_OK) goto fail;
-        if (ro->capture == l + 1 && (st = copy_state(ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
+        if (ro->want_hidden && (st = copy_state(ctx, &out->hidden_states[l + 1], x, B, N, D, err)) != FOKUS_OK) goto fail;
+        if (ro->capture == l + 1 && (st = copy_state(ctx, ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
     }
 
     int64_t shp[3] = {B, N, D};
-    if ((st = fokus_tensor_empty(&out->last_hidden_state, FOKUS_F32, 3, shp, err)) != FOKUS_OK) goto fail;
+    if ((st = fokus_tensor_empty_ctx(ctx, &out->last_hidden_state, FOKUS_F32, 3, shp, err)) != FOKUS_OK) goto fail;
     float *last = out->last_hidden_state.data;
     fokus_layernorm(ctx, last, D, x, D, R, D, m->lnf_w, m->lnf_b, (float)c->layer_norm_eps);
 
     /* pooling: first EOS of each row; rows without one fall back to the argmax id, which
      * is the OpenAI / OpenCLIP rule (the two agree when EOS is the largest id) */
     int64_t bshape[1] = {B}, pshape[2] = {B, D};
-    if ((st = fokus_tensor_empty(&out->eos_positions, FOKUS_I32, 1, bshape, err)) != FOKUS_OK ||
-        (st = fokus_tensor_empty(&out->pooled, FOKUS_F32, 2, pshape, err)) != FOKUS_OK)
+    if ((st = fokus_tensor_empty_ctx(ctx, &out->eos_positions, FOKUS_I32, 1, bshape, err)) != FOKUS_OK ||
+        (st = fokus_tensor_empty_ctx(ctx, &out->pooled, FOKUS_F32, 2, pshape, err)) != FOKUS_OK)
         goto fail;
     for (int64_t b = 0; b < B; b++) {
         int64_t pos = -1, best = 0;
@@ -178,7 +178,7 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
     }
     if (m->has_proj) {
         int64_t P = c->projection_dim, eshape[2] = {B, P};
-        if ((st = fokus_tensor_empty(&out->text_embeds, FOKUS_F32, 2, eshape, err)) != FOKUS_OK) goto fail;
+        if ((st = fokus_tensor_empty_ctx(ctx, &out->text_embeds, FOKUS_F32, 2, eshape, err)) != FOKUS_OK) goto fail;
         st = fokus_gemm(ctx, B, P, D, out->pooled.data, D, m->proj.data, m->proj.dtype, m->proj_trans, m->proj.stride[0],
                         NULL, false, out->text_embeds.data, P, err);
         if (st != FOKUS_OK) goto fail;

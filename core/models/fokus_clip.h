@@ -65,7 +65,8 @@ void fokus_clip_output_free(fokus_clip_output *o);
 /* Forward pass over ids [B, N] (any integer dtype, 1 <= N <= max_positions). Ids
  * outside [0, vocab_size) are FOKUS_EINVAL. opts (may be NULL): want_hidden adds every
  * layer's output (embeddings first, no final LayerNorm); attention_layer keeps that
- * layer's attention probabilities (for maps). */
+ * layer's attention probabilities (for maps). Every output tensor comes from ctx's
+ * caching allocator, the activations from its scratch. */
 fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids,
                                 const fokus_clip_run_opts *opts, fokus_clip_output *out, fokus_error *err);
 

@@ -458,7 +458,7 @@ static void test_into(void)
             bad = view;
             bad.shape[2] = N - 1;
             CHECK(fokus_attend_into(ctx2, &q, &k, &v, &o, &bad, NULL, NULL, &err) == FOKUS_EINVAL &&
-                  strstr(err.msg, "out has shape"));
+                  strstr(err.msg, "out must be f32"));
             bad = view;
             bad.dtype = FOKUS_F16;
             CHECK(fokus_attend_into(ctx2, &q, &k, &v, &o, &bad, NULL, NULL, &err) == FOKUS_EINVAL);

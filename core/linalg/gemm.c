@@ -57,6 +57,8 @@
 #define GEMM_SMALL_PAR_ELEMS 65536.0
 #endif
 
+#define GEMM_B_STRIDED 2
+
 #define ROUND_UP(x, m) (((x) + (m) - 1) / (m) * (m))
 
 typedef struct gemm_job {
@@ -65,8 +67,8 @@ typedef struct gemm_job {
     int64_t lda;
     const void *B;
     fokus_dtype bt;
-    int btrans;
-    int64_t ldb;
+    int btrans;                /* 0: [K,N] ldb, 1: [N,K] ldb, GEMM_B_STRIDED: (bsk, bsn) */
+    int64_t ldb, bsk, bsn;
     const float *bias;
     int accumulate;
     float *C;
@@ -161,7 +163,10 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
             const int64_t klen = j->pk1 - p0 < j->kc ? j->pk1 - p0 : j->kc;
             const int first = p0 == 0;
             const float *ablk = a_block(j, abuf, p0);
-            fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0, nlen, bbuf);
+            if (j->btrans == GEMM_B_STRIDED)
+                fokus_gemm_pack_b_strided(j->B, j->bt, j->bsk, j->bsn, p0, klen, j0, nlen, bbuf);
+            else
+                fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0, nlen, bbuf);
             for (int64_t p = pa; p < pb; p++) {
                 const int64_t ir = p * GEMM_MR;
                 const float *ap = ablk + ir * klen;
@@ -285,6 +290,11 @@ static fokus_status check_args(const char *fn, int64_t M, int64_t N, int64_t K, 
     return FOKUS_OK;
 }
 
+static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                const void *B, fokus_dtype b_dtype, int b_mode, int64_t ldb, int64_t bsk,
+                                int64_t bsn, const float *bias, bool accumulate, float *C, int64_t ldc,
+                                fokus_error *err);
+
 fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                         const void *B, fokus_dtype b_dtype, bool b_trans, int64_t ldb, const float *bias,
                         bool accumulate, float *C, int64_t ldc, fokus_error *err)
@@ -299,12 +309,38 @@ fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const f
 
     if (M <= (b_trans ? GEMM_SMALL_M : GEMM_SMALL_M / 2))
         return gemm_small_path(ctx, M, N, K, A, lda, B, b_dtype, b_trans, ldb, bias, accumulate, C, ldc, err);
+    return gemm_packed(ctx, M, N, K, A, lda, B, b_dtype, b_trans ? 1 : 0, ldb, 0, 0, bias, accumulate, C, ldc, err);
+}
 
+fokus_status fokus_gemm_strided(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                const void *B, fokus_dtype b_dtype, int64_t sk, int64_t sn, const float *bias,
+                                bool accumulate, float *C, int64_t ldc, fokus_error *err)
+{
+    /* the dense checks with a B of N columns per row stand in for A, C and the dtype */
+    fokus_status st = check_args("gemm", M, N, K, A, lda, B, b_dtype, false, N, C, ldc, err);
+    if (st != FOKUS_OK) return st;
+    if (M == 0 || N == 0) return FOKUS_OK;
+    if (K == 0) {
+        bias_only(M, N, bias, accumulate, C, ldc);
+        return FOKUS_OK;
+    }
+    if (sk == INT64_MIN || sn == INT64_MIN || (sk < 0 ? -sk : sk) > INT64_MAX / 2 / K ||
+        (sn < 0 ? -sn : sn) > INT64_MAX / 2 / N)
+        return fokus_fail(err, FOKUS_ERANGE, "gemm: strided B extent overflows");
+    return gemm_packed(ctx, M, N, K, A, lda, B, b_dtype, GEMM_B_STRIDED, 0, sk, sn, bias, accumulate, C, ldc, err);
+}
+
+/* The packed path of both: b_mode 0 ([K,N], ldb), 1 ([N,K], ldb), GEMM_B_STRIDED. */
+static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                const void *B, fokus_dtype b_dtype, int b_mode, int64_t ldb, int64_t bsk,
+                                int64_t bsn, const float *bias, bool accumulate, float *C, int64_t ldc,
+                                fokus_error *err)
+{
     gemm_job j;
     memset(&j, 0, sizeof j);
     j.M = M; j.N = N; j.K = K;
     j.A = A; j.lda = lda;
-    j.B = B; j.bt = b_dtype; j.btrans = b_trans; j.ldb = ldb;
+    j.B = B; j.bt = b_dtype; j.btrans = b_mode; j.ldb = ldb; j.bsk = bsk; j.bsn = bsn;
     j.bias = bias; j.accumulate = accumulate;
     j.C = C; j.ldc = ldc;
     j.ctx = ctx;

@@ -4,7 +4,9 @@
  * interleaved with the fokus calls it compares them with.
  *
  *   blasbase.info()                    → corename, config of the OpenBLAS that loaded
- *   blasbase.peak(threads)             → f32 FMA peak in GFLOP/s (bench.h, median of 5)
+ *   blasbase.peak(threads [, iters])   → f32 FMA peak in GFLOP/s: bench.h's median of 5,
+ *                                        or with iters one short run of that loop (~1 ms
+ *                                        at 500000), to sample the peak inside each round
  *   blasbase.sgemm(M, N, K, trans, n, threads)
  *                                      → seconds for n cblas_sgemm calls C = A·op(B),
  *                                        trans: B is [N,K] (else [K,N]); output reused,
@@ -93,8 +95,20 @@ static int bb_info(lua_State *L)
 
 static int bb_peak(lua_State *L)
 {
-    fokus_ctx *ctx = bb_ctx(L, (int)luaL_checkinteger(L, 1));
-    lua_pushnumber(L, bench_fma_peak(ctx));
+    const int threads = (int)luaL_checkinteger(L, 1);
+    fokus_ctx *ctx = bb_ctx(L, threads);
+    if (lua_isnoneornil(L, 2)) {
+        lua_pushnumber(L, bench_fma_peak(ctx));
+        return 1;
+    }
+    bench_peak_arg a;
+    memset(&a, 0, sizeof a);
+    a.iters = (long)luaL_checkinteger(L, 2);
+    luaL_argcheck(L, a.iters > 0, 2, "iterations must be > 0");
+    double t0 = fokus_clock();
+    fokus_parallel(ctx, threads, 1, bench_peak_task, &a);
+    double t = fokus_clock() - t0;
+    lua_pushnumber(L, 2.0 * 16 * 12 * (double)a.iters * threads / t / 1e9);
     return 1;
 }
 

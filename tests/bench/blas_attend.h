@@ -22,6 +22,8 @@
 #include "linalg/simd_math.h"
 
 void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
 
 enum { BLAS_ATT_BLOCKS = 0, BLAS_ATT_HEADS = 1 };
 #define BLAS_ATT_ROWS 256

@@ -34,9 +34,6 @@
 #include "bench.h"
 #include "blas_attend.h"
 
-char *openblas_get_corename(void);
-char *openblas_get_config(void);
-
 /* per-Lua-state data: a context per thread count and the operand cache */
 typedef struct bb_state {
     fokus_ctx *ctx[3];

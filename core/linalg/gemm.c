@@ -47,10 +47,14 @@
 #define GEMM_A_ALL (4.0 * 1024 * 1024)
 #endif
 
-/* Up to this many rows (half as many for B [K,N]), B is streamed without packing
- * (gemm_small.c): measured 1.1-2.5x faster than pack + kernel there, slower above. */
+/* Up to this many rows, B is streamed without packing (gemm_small.c): measured
+ * 1.1-2.5x faster than pack + kernel there, slower above. _N_M is for B [K,N] (a·b):
+ * at M = 5-8 the (3, 8) strips with prefetch measured 1.6-1.9x the packed path. */
 #ifndef GEMM_SMALL_M
 #define GEMM_SMALL_M 8
+#endif
+#ifndef GEMM_SMALL_N_M
+#define GEMM_SMALL_N_M 8
 #endif
 /* ... and split over threads from this many elements of B. */
 #ifndef GEMM_SMALL_PAR_ELEMS
@@ -216,7 +220,7 @@ static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_
     s.g.bias = bias; s.g.accumulate = accumulate;
     s.g.C = C; s.g.ldc = ldc;
     s.N = N;
-    s.unit = b_trans ? 4 : 64;
+    s.unit = b_trans ? 4 : 192; /* whole strips of 64 (M <= 4) and of 48 columns */
     const int nthreads = fokus_ctx_threads(ctx);
     const int64_t units = (N + s.unit - 1) / s.unit;
     /* B bytes decide: the product streams B once */
@@ -307,7 +311,7 @@ fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const f
         return FOKUS_OK;
     }
 
-    if (M <= (b_trans ? GEMM_SMALL_M : GEMM_SMALL_M / 2))
+    if (M <= (b_trans ? GEMM_SMALL_M : GEMM_SMALL_N_M))
         return gemm_small_path(ctx, M, N, K, A, lda, B, b_dtype, b_trans, ldb, bias, accumulate, C, ldc, err);
     return gemm_packed(ctx, M, N, K, A, lda, B, b_dtype, b_trans ? 1 : 0, ldb, 0, 0, bias, accumulate, C, ldc, err);
 }

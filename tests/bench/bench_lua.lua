@@ -153,11 +153,6 @@ print("OpenBLAS config: " .. config)
 print(string.format("OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s (both must be unset for a full-strength baseline)",
   os.getenv("OPENBLAS_CORETYPE") or "(unset)", os.getenv("OPENBLAS_L2_SIZE") or "(unset)"))
 print(string.format("f32 FMA peak, %d threads, this run: %.0f GFLOP/s", THREADS, peak))
-print("GFLOP/s, medians over " .. ROUNDS .. " interleaved rounds after warm-up. C = the fokus kernel called from C " ..
-  "on preallocated data; Lua = the Lua call with its result allocation and collection; Lua/pk = Lua / FMA peak " ..
-  "(the highest of the start-up peak and ~3 ms samples of it taken around every Lua block of the row); " ..
-  "Lua/OB = OpenBLAS time / Lua time (> 1: fokus faster)")
-
 local function loop_bench()
   -- The loop of issue 7: a script computing 200 products and 30 attentions in a
   -- row, dropping every result. Peak RSS is the kernel's high-water mark.
@@ -218,6 +213,11 @@ if mode == "loop" then
   print_targets()
   return
 end
+
+print("GFLOP/s, medians over " .. ROUNDS .. " interleaved rounds after warm-up. C = the fokus kernel called from C " ..
+  "on preallocated data; Lua = the Lua call with its result allocation and collection; Lua/pk = Lua / FMA peak " ..
+  "(the highest of the start-up peak and ~3 ms samples of it taken around every Lua block of the row); " ..
+  "Lua/OB = OpenBLAS time / Lua time (> 1: fokus faster)")
 
 -- matmul: b [K,N] contiguous, and b = w:transpose(1, 2) of a [N,K] w; linear(x, w).
 header("matmul / linear (M,N,K)")

@@ -24,7 +24,7 @@ extern "C" {
  *      each row (up to ldc) are not touched.
  *   M, N, K >= 0 (K = 0 gives bias or zeros; M = 0 or N = 0 touches nothing, and then
  *   the pointers may be NULL).
- * Sums are f32 (FMA chains over k blocks of <= 384, then added into C), so each
+ * Sums are f32 (FMA chains over k blocks of <= 512, then added into C), so each
  * element is within about K·2⁻²⁴·Σ|a·b| of the exact result.
  * Threads: the context's pool (columns are split between workers). ctx may be NULL:
  * one thread, and the packing buffers are allocated for the call. Packing buffers are

@@ -24,7 +24,7 @@ extern "C" {
  *      each row (up to ldc) are not touched.
  *   M, N, K >= 0 (K = 0 gives bias or zeros; M = 0 or N = 0 touches nothing, and then
  *   the pointers may be NULL).
- * Sums are f32 (FMA chains over k blocks of <= 384, then added into C), so each
+ * Sums are f32 (FMA chains over k blocks of <= 512, then added into C), so each
  * element is within about K·2⁻²⁴·Σ|a·b| of the exact result.
  * Threads: the context's pool (columns are split between workers). ctx may be NULL:
  * one thread, and the packing buffers are allocated for the call. Packing buffers are
@@ -46,13 +46,16 @@ fokus_status fokus_gemm_ref(int64_t M, int64_t N, int64_t K, const float *A, int
 /* Tensor forms: new contiguous f32 outputs; inputs of any float dtype and strides.
  * matmul: a [..., M, K] · b [..., K, N] → [..., M, N]; the leading (batch) dims
  *   broadcast as in numpy (aligned from the right, size 1 stretches); 1-d operands are
- *   not promoted: both need >= 2 dims. b is used in place in its own dtype when each
- *   matrix is row- or column-contiguous (else copied, same dtype); a is used in place
- *   when f32 with unit-stride rows (else an f32 copy). When b is the same matrix for
- *   every batch entry and a's rows are evenly spaced, the batch is one taller GEMM.
- * linear: x [..., K] · wᵀ (+ b) with w [N, K] (f32/f16/bf16, used in place, also as a
- *   transposed or narrowed view) and b NULL or [N] (any float dtype) → [..., N]. x is
- *   used in place when f32 with evenly spaced unit-stride rows, else an f32 copy.
+ *   not promoted: both need >= 2 dims. b is used in place in its own dtype whatever
+ *   its strides: [K, N] row-contiguous, a transposed [N, K] view (w:transpose) and any
+ *   other strides all go to the same packed GEMM (no copy, no slower path; views with
+ *   no unit stride are packed element by element). a is used in place when f32 with
+ *   unit-stride rows (else an f32 copy). When b is the same matrix for every batch
+ *   entry and a's rows are evenly spaced, the batch is one taller GEMM.
+ * linear: x [..., K] · wᵀ (+ b) with w [N, K] (f32/f16/bf16, used in place with any
+ *   strides, e.g. a transposed or narrowed view) and b NULL or [N] (any float dtype)
+ *   → [..., N]. x is used in place when f32 with evenly spaced unit-stride rows, else
+ *   an f32 copy.
  * Errors: FOKUS_EINVAL with both shapes in the message (inner dims differ, batch dims
  * do not broadcast, wrong rank, non-float dtype); FOKUS_ENOMEM. On failure *out is
  * left unchanged. */

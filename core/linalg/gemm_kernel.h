@@ -54,6 +54,19 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
 void fokus_gemm_pack_b(const void *B, fokus_dtype dt, int b_trans, int64_t ldb, int64_t p0, int64_t kc,
                        int64_t j0, int64_t nb, float *dst);
 
+/* Packs op(B)[p0..p0+kc) x [j0..j0+nb) like fokus_gemm_pack_b, for a B of any element
+ * strides: op(B)[k][n] = B[k*sk + n*sn] (elements, may be negative). */
+void fokus_gemm_pack_b_strided(const void *B, fokus_dtype dt, int64_t sk, int64_t sn, int64_t p0, int64_t kc,
+                               int64_t j0, int64_t nb, float *dst);
+
+/* fokus_gemm with op(B)[k][n] = B[k*sk + n*sn] for any element strides (a view with no
+ * unit stride, as fokus_matmul/fokus_linear may be given), packed in place instead of
+ * being copied first. Same contract as fokus_gemm otherwise; errors also when the
+ * strided extent of B overflows. The few-row unpacked path is not used. */
+fokus_status fokus_gemm_strided(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                const void *B, fokus_dtype b_dtype, int64_t sk, int64_t sn, const float *bias,
+                                bool accumulate, float *C, int64_t ldc, fokus_error *err);
+
 /* Few-row products without packing (gemm_small.c). Computes columns [n0, n1) of C for
  * all M rows. b_trans reads A from Apad: M rows of kpad floats (K rounded up to 16,
  * zero-padded, 64-byte aligned); otherwise A/lda directly. */

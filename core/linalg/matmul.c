@@ -1,13 +1,16 @@
 /*
  * Tensor forms of the GEMM: fokus_matmul (batched, numpy broadcasting) and fokus_linear
- * (x · wᵀ + b). They only map tensors onto fokus_gemm calls: shapes are checked, strided
- * operands are passed with their leading dimension when the layout allows it, and
- * copied (f32 for the left operand, same dtype for weights) only when it does not.
+ * (x · wᵀ + b). They only map tensors onto fokus_gemm calls: shapes are checked, the
+ * right operand is always used where it lies (a [K,N] matrix, a transposed [N,K] view
+ * or any strides all reach the packed GEMM: packing reads the layout it is given, so
+ * no layout needs a copy or a slower path), the left one is copied to f32 only when
+ * its rows are not unit-stride f32.
  * Weights in f16/bf16 are never converted here: fokus_gemm widens them while packing.
  */
 #include <string.h>
 
 #include "linalg/fokus_linalg.h"
+#include "gemm_kernel.h"
 
 /* Rows of a matrix view: `t` seen as [rows, K] (K = last dim). Succeeds when the last
  * dim is unit-stride (or K <= 1) and all leading dims collapse into one with a uniform
@@ -52,6 +55,30 @@ static size_t dtype_bytes(fokus_dtype dt)
     return fokus_dtype_size(dt);
 }
 
+/* A B operand as the GEMM sees it: op(B) = [K, N] with a dense layout (trans, ld), or
+ * any element strides (sk, sn) when neither dim is contiguous. */
+typedef struct b_map {
+    bool dense, trans;
+    int64_t ld, sk, sn;
+} b_map;
+
+static b_map map_b(int64_t K, int64_t N, int64_t sk, int64_t sn)
+{
+    b_map m = {0};
+    m.dense = b_layout(K, N, sk, sn, &m.trans, &m.ld);
+    m.sk = sk;
+    m.sn = sn;
+    return m;
+}
+
+static fokus_status gemm_b(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                           const void *B, fokus_dtype dt, const b_map *m, const float *bias, float *C, int64_t ldc,
+                           fokus_error *err)
+{
+    if (m->dense) return fokus_gemm(ctx, M, N, K, A, lda, B, dt, m->trans, m->ld, bias, false, C, ldc, err);
+    return fokus_gemm_strided(ctx, M, N, K, A, lda, B, dt, m->sk, m->sn, bias, false, C, ldc, err);
+}
+
 /* Both forms: a new output (dst NULL, result in *out) or the caller's dst (see
  * fokus_out_begin). */
 static fokus_status linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *w, const fokus_tensor *b,
@@ -94,18 +121,11 @@ static fokus_status linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_te
         if (st != FOKUS_OK) goto fail;
         lda = K;
     }
-    /* w: [N, K] as op(B) = wᵀ, i.e. a [K, N] matrix with strides (w.stride[1], w.stride[0]) */
-    bool trans;
-    int64_t ldb;
-    if (b_layout(K, N, w->stride[1], w->stride[0], &trans, &ldb)) {
-        ws = *w;
-        fokus_tensor_retain(w);
-    } else {
-        st = fokus_tensor_contiguous_ctx(ctx, &ws, w, err); /* same dtype: no widening here */
-        if (st != FOKUS_OK) goto fail;
-        trans = true;
-        ldb = K;
-    }
+    /* w: [N, K] as op(B) = wᵀ, i.e. a [K, N] matrix with strides (w.stride[1], w.stride[0]),
+     * used in place whatever its strides (packed as it lies) */
+    const b_map wm = map_b(K, N, w->stride[1], w->stride[0]);
+    ws = *w;
+    fokus_tensor_retain(w);
     if (b) {
         st = fokus_tensor_f32_ctx(ctx, &bs, b, err);
         if (st != FOKUS_OK) goto fail;
@@ -117,8 +137,8 @@ static fokus_status linear(fokus_ctx *ctx, const fokus_tensor *x, const fokus_te
     const fokus_tensor *ins[3] = {x, w, b};
     st = fokus_out_begin(ctx, "linear", dst, FOKUS_F32, x->ndim, oshape, ins, 3, &res, err);
     if (st != FOKUS_OK) goto fail;
-    st = fokus_gemm(ctx, rows, N, K, (const float *)xs.data, lda, ws.data, ws.dtype, trans, ldb,
-                    b ? (const float *)bs.data : NULL, false, (float *)res.data, N, err);
+    st = gemm_b(ctx, rows, N, K, (const float *)xs.data, lda, ws.data, ws.dtype, &wm,
+                b ? (const float *)bs.data : NULL, (float *)res.data, N, err);
     if (st != FOKUS_OK) {
         fokus_fail_prefix(err, st, "linear");
         goto fail;
@@ -196,18 +216,11 @@ static fokus_status matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_te
         if (st != FOKUS_OK) goto fail;
     }
     const int64_t lda = M <= 1 ? K : as.stride[as.ndim - 2];
-    /* b: in place (any float dtype) when each matrix is row- or column-contiguous */
-    bool trans;
-    int64_t ldb;
-    if (b_layout(K, N, b->stride[b->ndim - 2], b->stride[b->ndim - 1], &trans, &ldb)) {
-        bs = *b;
-        fokus_tensor_retain(b);
-    } else {
-        st = fokus_tensor_contiguous_ctx(ctx, &bs, b, err);
-        if (st != FOKUS_OK) goto fail;
-        trans = false;
-        ldb = N;
-    }
+    /* b: in place (any float dtype, any strides): row- or column-contiguous matrices
+     * are packed with vector loads, others element by element; never copied */
+    const b_map bm = map_b(K, N, b->stride[b->ndim - 2], b->stride[b->ndim - 1]);
+    bs = *b;
+    fokus_tensor_retain(b);
     for (int i = 0; i < nb; i++) {
         int ia = i - (nd - as.ndim), ib = i - (nd - bs.ndim);
         astr[i] = ia >= 0 && as.shape[ia] != 1 ? as.stride[ia] : 0;
@@ -232,8 +245,8 @@ static fokus_status matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_te
         int64_t rows = 1;
         for (int i = 0; i < as.ndim - 1; i++) rows *= as.shape[i];
         if (rows == batch * M) {
-            st = fokus_gemm(ctx, rows, N, K, (const float *)as.data, lda_all, bs.data, bs.dtype, trans, ldb, NULL,
-                            false, (float *)res.data, N, err);
+            st = gemm_b(ctx, rows, N, K, (const float *)as.data, lda_all, bs.data, bs.dtype, &bm, NULL,
+                        (float *)res.data, N, err);
             if (st != FOKUS_OK) goto gemm_fail;
             goto done;
         }
@@ -248,8 +261,8 @@ static fokus_status matmul(fokus_ctx *ctx, const fokus_tensor *a, const fokus_te
                 aoff += idx[i] * astr[i];
                 boff += idx[i] * bstr[i];
             }
-            st = fokus_gemm(ctx, M, N, K, (const float *)as.data + aoff, lda, (const char *)bs.data + boff * (int64_t)besz,
-                            bs.dtype, trans, ldb, NULL, false, (float *)res.data + t * M * N, N, err);
+            st = gemm_b(ctx, M, N, K, (const float *)as.data + aoff, lda, (const char *)bs.data + boff * (int64_t)besz,
+                        bs.dtype, &bm, NULL, (float *)res.data + t * M * N, N, err);
             if (st != FOKUS_OK) goto gemm_fail;
             for (int i = nb - 1; i >= 0; i--) {
                 if (++idx[i] < bshape[i]) break;

@@ -1,12 +1,13 @@
 /* GEMM speed: GFLOP/s (2*M*N*K / s) of fokus_gemm on the model shapes, B in the Linear
- * layout ([N,K], b_trans) as f32 and f16, with 1 and 2 threads, next to the machine's
+ * layout ([N,K], b_trans) as f32 and f16 and in the a·b layout ([K,N]) as f32, with 1 and 2 threads, next to the machine's
  * FMA peak and (when built with OpenBLAS) cblas_sgemm on the same data in the same run.
  *
  *   build/bench/bench_gemm [reps [threads]]
- *     reps: timed runs per figure after a warm-up (default 15); threads: only this
- *     worker count (default: 1, then 2)
+ *     reps: interleaved rounds per figure after a warm-up (default 9); threads: only
+ *     this worker count (default: 1, then 2)
  *
- * Each figure is the median of the timed runs; "best" is the fastest run. The f16 row
+ * Each figure is the median over the rounds of a block's time per call; "best" is the
+ * fastest block. fokus and OpenBLAS blocks alternate within every round. The f16 row
  * is compared with OpenBLAS f32 (OpenBLAS has no f16 weights; a caller would otherwise
  * have to keep an f32 copy). */
 #include <stdint.h>
@@ -20,6 +21,8 @@
 #ifdef FOKUS_HAVE_OPENBLAS
 #include <cblas.h>
 extern void openblas_set_num_threads(int);
+extern char *openblas_get_corename(void);
+extern char *openblas_get_config(void);
 #endif
 
 typedef struct run_arg {
@@ -30,6 +33,7 @@ typedef struct run_arg {
     fokus_dtype dt;
     float *C;
     int openblas;
+    int kn; /* B [K,N] (a·b) instead of [N,K] */
 } run_arg;
 
 static void run_once(void *p)
@@ -37,38 +41,59 @@ static void run_once(void *p)
     run_arg *r = (run_arg *)p;
 #ifdef FOKUS_HAVE_OPENBLAS
     if (r->openblas) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r->M, (int)r->N, (int)r->K, 1.0f, r->A, (int)r->K,
-                    (const float *)r->B, (int)r->K, 0.0f, r->C, (int)r->N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, r->kn ? CblasNoTrans : CblasTrans, (int)r->M, (int)r->N, (int)r->K,
+                    1.0f, r->A, (int)r->K, (const float *)r->B, r->kn ? (int)r->N : (int)r->K, 0.0f, r->C, (int)r->N);
         return;
     }
 #endif
     fokus_error err;
-    if (fokus_gemm(r->ctx, r->M, r->N, r->K, r->A, r->K, r->B, r->dt, true, r->K, NULL, false, r->C, r->N, &err) !=
-        FOKUS_OK) {
+    if (fokus_gemm(r->ctx, r->M, r->N, r->K, r->A, r->K, r->B, r->dt, !r->kn, r->kn ? r->N : r->K, NULL, false, r->C,
+                   r->N, &err) != FOKUS_OK) {
         fprintf(stderr, "gemm: %s\n", err.msg);
         exit(1);
     }
 }
 
-/* median and best GFLOP/s over `reps` timed runs after a warm-up of ~0.1 s */
-static void measure(run_arg *r, int reps, double *med, double *best)
+/* Median and best GFLOP/s of several variants (r[0..n)), measured interleaved: each
+ * of `reps` rounds times a block of calls (>= ~20 ms) of every variant in turn, so a
+ * busy moment on a shared machine hits them all alike. After the OpenBLAS variants
+ * (marked by r->openblas, last in the list) a round sleeps 80 ms: OpenBLAS's workers
+ * spin for a while after its calls and would take the cores from the next block. */
+static void measure_all(run_arg *r, int n, int reps, double *med, double *best)
 {
-    double flops = 2.0 * (double)r->M * (double)r->N * (double)r->K, t[64];
-    double t0 = fokus_clock();
-    int warm = 0;
-    do {
-        run_once(r);
-        warm++;
-    } while (fokus_clock() - t0 < 0.1 || warm < 2);
+    double t[8][64];
+    int calls[8];
     if (reps > 64) reps = 64;
-    for (int i = 0; i < reps; i++) {
-        double s = fokus_clock();
-        run_once(r);
-        t[i] = fokus_clock() - s;
+    for (int v = 0; v < n; v++) { /* warm-up (~0.1 s) and block size */
+        double t0 = fokus_clock();
+        int warm = 0;
+        do {
+            run_once(&r[v]);
+            warm++;
+        } while (fokus_clock() - t0 < 0.1 || warm < 2);
+        double one = (fokus_clock() - t0) / warm;
+        calls[v] = one > 0.02 ? 1 : (int)(0.02 / (one > 1e-7 ? one : 1e-7)) + 1;
     }
-    double m = bench_median(t, reps); /* sorts: t[0] is the fastest */
-    *med = flops / m / 1e9;
-    *best = flops / t[0] / 1e9;
+    usleep(100000);
+    for (int i = 0; i < reps; i++) {
+        bool slept = false;
+        for (int v = 0; v < n; v++) {
+            double s = fokus_clock();
+            for (int c = 0; c < calls[v]; c++) run_once(&r[v]);
+            t[v][i] = (fokus_clock() - s) / calls[v];
+            if (r[v].openblas && (v == n - 1 || !r[v + 1].openblas)) {
+                usleep(80000);
+                slept = true;
+            }
+        }
+        (void)slept;
+    }
+    for (int v = 0; v < n; v++) {
+        double flops = 2.0 * (double)r[v].M * (double)r[v].N * (double)r[v].K;
+        double m = bench_median(t[v], reps); /* sorts: t[v][0] is the fastest */
+        med[v] = flops / m / 1e9;
+        best[v] = flops / t[v][0] / 1e9;
+    }
 }
 
 static uint16_t f32_to_f16(float f) /* round to nearest even, normal range only (bench data) */
@@ -86,7 +111,7 @@ static uint16_t f32_to_f16(float f) /* round to nearest even, normal range only 
 
 int main(int argc, char **argv)
 {
-    int reps = argc > 1 ? atoi(argv[1]) : 15;
+    int reps = argc > 1 ? atoi(argv[1]) : 9;
     if (reps < 3) reps = 3;
     const int only = argc > 2 ? atoi(argv[2]) : 0;
     static const int64_t shapes[][3] = {
@@ -116,7 +141,11 @@ int main(int argc, char **argv)
     }
     memset(C, 0, sizeof(float) * (size_t)maxc);
 
-    printf("fokus_gemm, C = A * B^T (B [N,K], the Linear layout); GFLOP/s median (best) of %d runs\n", reps);
+    printf("fokus_gemm, C = A * B^T (B [N,K], the Linear layout) and A * B (B [K,N]); GFLOP/s median (best) of %d runs\n",
+           reps);
+#ifdef FOKUS_HAVE_OPENBLAS
+    printf("OpenBLAS: %s (%s)\n", openblas_get_corename(), openblas_get_config());
+#endif
     for (int threads = only > 0 ? only : 1; threads <= (only > 0 ? only : 2); threads++) {
         fokus_ctx *ctx;
         fokus_error err;
@@ -126,34 +155,36 @@ int main(int argc, char **argv)
         }
         double peak = bench_fma_peak(ctx);
         printf("\n%d thread%s, FMA peak %.0f GFLOP/s\n", threads, threads > 1 ? "s" : "", peak);
-        printf("%-18s %-4s %15s %15s %7s %9s\n", "M,N,K", "B", "fokus", "openblas f32", "/peak", "/openblas");
+        printf("%-18s %-9s %15s %15s %7s %9s\n", "M,N,K", "B", "fokus", "openblas f32", "/peak", "/openblas");
 #ifdef FOKUS_HAVE_OPENBLAS
         openblas_set_num_threads(threads);
 #endif
         for (int s = 0; s < nshapes; s++) {
-            run_arg r = {ctx, shapes[s][0], shapes[s][1], shapes[s][2], A, B, FOKUS_F32, C, 0};
-            /* ours first: OpenBLAS's workers keep spinning for a while after its calls
-             * and would compete with our workers for the two cores */
-            double med[2], best[2], ob_med = 0, ob_best = 0;
-            for (int d = 0; d < 2; d++) {
-                r.dt = d ? FOKUS_F16 : FOKUS_F32;
-                r.B = d ? (const void *)Bh : (const void *)B;
-                measure(&r, reps, &med[d], &best[d]);
+            /* variants 0 f32 [N,K], 1 f16 [N,K], 2 f32 [K,N] (fokus), then 3 [N,K] and
+             * 4 [K,N] (OpenBLAS f32), timed interleaved */
+            run_arg rv[5];
+            int nv = 3;
+            for (int v = 0; v < 5; v++) {
+                run_arg r = {ctx, shapes[s][0], shapes[s][1], shapes[s][2], A, B, FOKUS_F32, C, v >= 3, v == 2 || v == 4};
+                if (v == 1) r.dt = FOKUS_F16, r.B = Bh;
+                rv[v] = r;
             }
 #ifdef FOKUS_HAVE_OPENBLAS
-            r.openblas = 1;
-            r.B = B;
-            measure(&r, reps, &ob_med, &ob_best);
-            r.openblas = 0;
-            usleep(300000); /* let its workers go to sleep */
+            nv = 5;
 #endif
-            for (int d = 0; d < 2; d++) {
+            double med[5] = {0}, best[5] = {0}, ob_med[2] = {0, 0}, ob_best[2] = {0, 0};
+            measure_all(rv, nv, reps, med, best);
+            if (nv == 5)
+                for (int kn = 0; kn < 2; kn++) ob_med[kn] = med[3 + kn], ob_best[kn] = best[3 + kn];
+            run_arg r = rv[0];
+            for (int d = 0; d < 3; d++) {
                 char shape[32], ours[32], ob[32];
                 snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)r.M, (long long)r.N, (long long)r.K);
                 snprintf(ours, sizeof ours, "%.0f (%.0f)", med[d], best[d]);
-                snprintf(ob, sizeof ob, "%.0f (%.0f)", ob_med, ob_best);
-                printf("%-18s %-4s %15s %15s %7.2f %9.2f\n", shape, d ? "f16" : "f32", ours,
-                       ob_med > 0 ? ob : "-", med[d] / peak, ob_med > 0 ? med[d] / ob_med : 0.0);
+                const int kn = d == 2;
+                snprintf(ob, sizeof ob, "%.0f (%.0f)", ob_med[kn], ob_best[kn]);
+                printf("%-18s %-9s %15s %15s %7.2f %9.2f\n", shape, d == 1 ? "f16 [N,K]" : kn ? "f32 [K,N]" : "f32 [N,K]",
+                       ours, ob_med[kn] > 0 ? ob : "-", med[d] / peak, ob_med[kn] > 0 ? med[d] / ob_med[kn] : 0.0);
                 fflush(stdout);
             }
         }

@@ -43,4 +43,25 @@ describe('matmul and linear', function()
     assert.error_matches(function() fokus.linear(x, fokus.randn{8, 15}) end, '16.*15')
     assert.error_matches(function() fokus.linear(x, 'w') end, "bad argument #2 to 'linear'")
   end)
+  it('matmul takes b as [K,N], as a transposed [N,K] view or with no unit stride: one result', function()
+    local M, K, N = 77, 40, 70
+    local a = fokus.randn({M, K}, {seed = 7})
+    local w = fokus.randn({N, K}, {seed = 8}) -- the Linear layout
+    local bkn = w:transpose(1, 2):contiguous() -- the same matrix as [K,N]
+    local rows, wt = {}, bkn:totable()
+    for k = 1, K do
+      rows[k] = {}
+      for n = 1, N do rows[k][n] = {0, wt[k][n]} end
+    end
+    local strided = fokus.tensor(rows):select(3, 2) -- [K,N], strides (2N, 2)
+    assert.is_false(strided:is_contiguous())
+    local c1 = fokus.matmul(a, bkn)
+    -- every layout is packed into the same panels for the same kernel: equal bits
+    assert.are.equal(0, H.maxdiff(c1, fokus.matmul(a, w:transpose(1, 2))))
+    assert.are.equal(0, H.maxdiff(c1, fokus.matmul(a, strided)))
+    assert.are.equal(0, H.maxdiff(c1, fokus.linear(a, w)))
+    assert.are.equal(0, H.maxdiff(c1, fokus.linear(a, strided:transpose(1, 2))))
+    local ref, ct = naive(a:totable(), wt), c1:totable()
+    for i = 1, M do for j = 1, N do assert.is_true(math.abs(ct[i][j] - ref[i][j]) < 1e-4) end end
+  end)
 end)

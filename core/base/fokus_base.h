@@ -263,6 +263,12 @@ fokus_status fokus_tensor_f32(fokus_tensor *out, const fokus_tensor *t, fokus_er
 /* dst and src same shape (any dtypes, any strides): dst[...] = src[...] converted. */
 fokus_status fokus_tensor_copy(fokus_tensor *dst, const fokus_tensor *src, fokus_error *err);
 
+/* Concatenation along dimension `dim` (0-based) into a new contiguous tensor of the
+ * first one's dtype: all have the same rank and the same sizes except along `dim`;
+ * float dtypes may mix (converted), other dtypes must match. */
+fokus_status fokus_tensor_cat(fokus_tensor *out, const fokus_tensor *const *ts, size_t n, int dim,
+                              fokus_error *err);
+
 /* Element access by flat row-major index (slow; for bindings and tests). */
 double fokus_tensor_get(const fokus_tensor *t, int64_t flat_index);
 int64_t fokus_tensor_get_i64(const fokus_tensor *t, int64_t flat_index);

@@ -127,7 +127,7 @@ fokus_status fokus_euler(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tens
  *   σ_η = η·√((1 − a')/(1 − a)·(1 − a/a'))
  *   out = √a'·x0 + √(1 − a' − σ_η²)·ε + σ_η·noise
  * t in 0..999, t_prev <= 999 (t_prev >= t only with η = 0: DDIM inversion), η in
- * [0, 1]; noise (same shape) is required when η > 0 and ignored otherwise. pred_x0
+ * [0, 1]; noise (same shape) is required when σ_η > 0 and ignored otherwise. pred_x0
  * (NULL or a caller-provided f32 tensor like out) receives x0. */
 typedef struct fokus_ddim_opts {
     double eta;                  /* 0: deterministic */
@@ -143,7 +143,7 @@ fokus_status fokus_ddim(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tenso
  *   x0 = x − σ·ε,  a = 1/(1 + σ²),  a' = 1/(1 + σ'²),  σ_η as above,
  *   out = x0 + √(1 − a' − σ_η²)/√a'·ε + σ_η/√a'·noise.
  * With η = 0 this is exactly the Euler step (√(1 − a')/√a' = σ'); σ' = 0 returns x0.
- * η in [0, 1], noise required when η > 0. */
+ * η in [0, 1], noise required when σ_η > 0 (η > 0 and σ' > 0). */
 fokus_status fokus_ddim_sigma(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *eps, double sigma,
                               double sigma_next, double eta, const fokus_tensor *noise, fokus_tensor *out,
                               fokus_error *err);

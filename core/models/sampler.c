@@ -498,7 +498,7 @@ fokus_status fokus_ddim(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tenso
     const char *names[] = {"x", "eps", "noise"};
     const fokus_tensor *ts[] = {x, eps, o.noise};
     bool noisy = se > 0;
-    if (o.eta > 0 && !o.noise) return fokus_fail(err, FOKUS_EINVAL, "ddim: eta %g needs noise", o.eta);
+    if (noisy && !o.noise) return fokus_fail(err, FOKUS_EINVAL, "ddim: eta %g needs noise", o.eta);
     operands ops;
     ops_init(&ops, "ddim", ctx, out);
     for (int i = 0; i < (noisy ? 3 : 2); i++) {
@@ -548,9 +548,9 @@ fokus_status fokus_ddim_sigma(fokus_ctx *ctx, const fokus_tensor *x, const fokus
     if (eta > 0 && !(sigma_next < sigma))
         return fokus_fail(err, FOKUS_EINVAL, "ddim_sigma: eta > 0 needs sigma_next < sigma, got %g and %g",
                           sigma, sigma_next);
-    if (eta > 0 && !noise) return fokus_fail(err, FOKUS_EINVAL, "ddim_sigma: eta %g needs noise", eta);
     double a = 1.0 / (1.0 + sigma * sigma), ap = 1.0 / (1.0 + sigma_next * sigma_next);
     double se = ddim_sigma_eta(eta, a, ap);
+    if (se > 0 && !noise) return fokus_fail(err, FOKUS_EINVAL, "ddim_sigma: eta %g needs noise", eta);
     double dir = 1.0 - ap - se * se;
     dir = dir > 0 ? sqrt(dir) : 0.0;
     /* out = x0 + ce'·ε + cn·noise with x0 = x − σ·ε */

@@ -18,4 +18,9 @@ fokus.clip = setmetatable({
 })
 fokus.clip_tiny = nil
 
+-- fokus.dit_step and fokus.sample: the guided sampler step and the denoising loop.
+local sample = require "fokus.sample"
+fokus.dit_step = sample.dit_step
+fokus.sample = sample.sample
+
 return fokus

@@ -511,14 +511,15 @@ static int l_cat(lua_State *L)
     lua_Integer n = luaL_len(L, 1);
     if (n < 1) lf_argerror(L, 1, "tensors: expected a non-empty list of fokus.Tensor");
     if (n > 4096) lf_argerror(L, 1, "tensors: at most 4096 tensors, got %d", (int)n);
+    lua_Integer d = luaL_optinteger(L, 2, 1);
+    lua_settop(L, 2); /* the array below lands at index 3 */
     const fokus_tensor **ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts, 0);
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, 1, i);
+        lua_rawgeti(L, 1, i); /* raw: no __index could hand over a temporary */
         ts[i - 1] = lf_totensor(L, -1);
         if (!ts[i - 1]) lf_argerror(L, 1, "tensors: entry %d must be a fokus.Tensor, got %s", (int)i, luaL_typename(L, -1));
         lua_pop(L, 1); /* still referenced by the list */
     }
-    lua_Integer d = luaL_optinteger(L, 2, 1);
     if (d < 1 || d > ts[0]->ndim) lf_argerror(L, 2, "dim must be in 1..%d, got %d", ts[0]->ndim, (int)d);
     fokus_tensor out;
     fokus_error err;

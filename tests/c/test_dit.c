@@ -37,6 +37,47 @@ static bool load_case(const char *name, fokus_st_file *f)
     return st == FOKUS_OK;
 }
 
+static double json_tol(const char *name)
+{
+    const char *shared = check_shared_dir();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/oracles/models/%s.json", shared ? shared : ".", name);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    double tol = json_number_value(json_object_get(json_object_get(j, "tolerance"), "max_abs_err_over_max_abs_ref"));
+    json_decref(j);
+    return tol > 0 ? tol : 1e-4;
+}
+
+/* max|got - ref| <= tol * max(max|ref|, 1e-6), shapes equal; returns the relative error */
+static double check_close(const char *what, const fokus_tensor *got, const fokus_tensor *ref, double tol)
+{
+    if (!ref || !fokus_tensor_same_shape(got, ref)) {
+        char a[64], b[64] = "missing";
+        CHECK_MSG(0, "%s: shape %s vs %s", what, fokus_shape_str(got, a, sizeof a), ref ? fokus_shape_str(ref, b, sizeof b) : b);
+        return INFINITY;
+    }
+    double md = 0, mr = 0;
+    int64_t n = fokus_tensor_numel(ref);
+    for (int64_t i = 0; i < n; i++) {
+        double g = fokus_tensor_get(got, i), r = fokus_tensor_get(ref, i);
+        if (fabs(r) > mr) mr = fabs(r);
+        if (!(fabs(g - r) <= md)) md = fabs(g - r);
+    }
+    double rel = md / (mr > 1e-6 ? mr : 1e-6);
+    CHECK_MSG(rel <= tol, "%s: rel err %.3g > %.3g", what, rel, tol);
+    printf("#   %-28s rel err %.2e (tol %.0e)\n", what, rel, tol);
+    return rel;
+}
+
+static fokus_dit_config oracle_config(void)
+{
+    fokus_dit_config c;
+    memset(&c, 0, sizeof c);
+    c.num_heads = 4;
+    return c;
+}
+
 /* ---------------------------------------------------------------- fixed embeddings */
 
 static void test_timestep_features(void)
@@ -233,6 +274,84 @@ static void test_family_guess(void)
     for (size_t i = 0; i < k; i++) free(p[i]);
 }
 
+/* ---------------------------------------------------------------- the model */
+
+/* Runs the model on the oracle's inputs and compares every stored output. */
+static void run_oracle(const fokus_st_file *f, fokus_dit *m, double tol, const char *tag)
+{
+    fokus_error err;
+    const fokus_tensor *x = fokus_st_find(f, "inputs.x"), *t = fokus_st_find(f, "inputs.t"), *y = fokus_st_find(f, "inputs.y");
+    const fokus_dit_config *c = fokus_dit_get_config(m);
+    int64_t shape[4] = {x->shape[0], c->out_channels, x->shape[2], x->shape[3]};
+    fokus_tensor out;
+    fokus_tensor_new(&out, FOKUS_F32, 4, shape, &err);
+    fokus_dit_trace tr;
+    fokus_status st = fokus_dit_forward(ctx, m, x, t, y, &out, &tr, &err);
+    CHECK_MSG(st == FOKUS_OK, "%s", err.msg);
+    if (st == FOKUS_OK) {
+        char what[64];
+        struct { const char *name; const fokus_tensor *got; } outs[] = {
+            {"x_tokens", &tr.x_tokens}, {"t_freq", &tr.t_freq}, {"t_emb", &tr.t_emb}, {"y_emb", &tr.y_emb},
+            {"c", &tr.c}, {"final_tokens", &tr.final_tokens}, {"out", &out},
+        };
+        for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "outputs.%s", outs[i].name);
+            snprintf(what, sizeof what, "%s%s", tag, outs[i].name);
+            check_close(what, outs[i].got, fokus_st_find(f, name), tol);
+        }
+        CHECK_EQ_INT(tr.n_blocks, c->depth);
+        for (int i = 0; i < tr.n_blocks; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "outputs.block.%d", i);
+            snprintf(what, sizeof what, "%sblock.%d", tag, i);
+            check_close(what, &tr.blocks[i], fokus_st_find(f, name), tol);
+        }
+        /* every float output of the oracle is covered above */
+        int n_out = 0;
+        for (size_t i = 0; i < f->n_entries; i++) n_out += strncmp(f->entries[i].name, "outputs.", 8) == 0;
+        CHECK_EQ_INT(n_out, 7 + tr.n_blocks);
+        fokus_dit_trace_free(&tr);
+        /* without a trace: the same output */
+        fokus_tensor out2;
+        fokus_tensor_new(&out2, FOKUS_F32, 4, shape, &err);
+        CHECK(fokus_dit_forward(ctx, m, x, t, y, &out2, NULL, &err) == FOKUS_OK);
+        CHECK(memcmp(out.data, out2.data, (size_t)fokus_tensor_numel(&out) * 4) == 0);
+        fokus_tensor_release(&out2);
+    }
+    fokus_tensor_release(&out);
+}
+
+static void test_oracle(void)
+{
+    fokus_st_file f;
+    if (!load_case("dit_tiny", &f)) return;
+    double tol = json_tol("dit_tiny");
+    fokus_error err;
+    fokus_dit_config cfg = oracle_config();
+    fokus_dit *m = NULL;
+    CHECK_MSG(fokus_dit_new(&m, f.entries, f.n_entries, NULL, &cfg, &err) == FOKUS_OK, "%s", err.msg);
+    if (m) {
+        const fokus_dit_config *c = fokus_dit_get_config(m);
+        CHECK_STR(fokus_dit_prefix(m), "weights.");
+        CHECK_EQ_INT(c->input_size, 8);
+        CHECK_EQ_INT(c->in_channels, 4);
+        CHECK_EQ_INT(c->out_channels, 8);
+        CHECK_EQ_INT(c->patch_size, 2);
+        CHECK_EQ_INT(c->hidden_size, 64);
+        CHECK_EQ_INT(c->depth, 2);
+        CHECK_EQ_INT(c->num_heads, 4);
+        CHECK_EQ_INT(c->mlp_hidden, 256);
+        CHECK_EQ_INT(c->num_classes, 10);
+        CHECK_EQ_INT(c->freq_dim, 256);
+        CHECK(c->learn_sigma && c->null_class);
+        CHECK_NEAR(c->eps, 1e-6, 0);
+        run_oracle(&f, m, tol, "");
+        fokus_dit_free(m);
+    }
+    fokus_st_free(&f);
+}
+
 int main(void)
 {
     fokus_error err;
@@ -243,6 +362,7 @@ int main(void)
     RUN(test_patchify);
     RUN(test_adaln);
     RUN(test_family_guess);
+    RUN(test_oracle);
     fokus_ctx_free(ctx);
     return check_summary("dit");
 }

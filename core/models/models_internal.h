@@ -65,7 +65,8 @@ typedef struct fokus_wset {
 const fokus_tensor *fokus_wset_find(const fokus_wset *ws, const char *name);
 
 /* A float tensor of exactly this shape with unit stride in its last dimension and rows
- * that can be addressed by stride[0] after viewing it as [shape[0], rest] (checked),
+ * that can be addressed by stride[0] after viewing it as [shape[0], rest] (checked;
+ * the GEMM also needs stride[0] >= rest, which every file layout has),
  * returned as a retained 2-d view [shape[0], prod(shape[1..])]: a matrix used in place.
  * Errors (FOKUS_EFORMAT): "dit: missing tensor 'weights.blocks.1.attn.qkv.weight'",
  * "dit: 'x' has shape 192x32, expected 192x64", non-float dtype. */

@@ -52,7 +52,8 @@ fokus_status fokus_wset_matrix(const fokus_wset *ws, const char *name, int ndim,
         return fokus_fail(ws->err, FOKUS_EFORMAT, "%s: '%s%s' has shape %s, expected %s", ws->family, ws->prefix, name,
                           fokus_shape_str(t, got, sizeof got), dims_str(want, sizeof want, ndim, shape));
     }
-    /* rows must be addressable as base + r*stride[0] with the rest contiguous */
+    /* rows must be addressable as base + r*stride[0] with the rest contiguous (the
+     * GEMM reads them with leading dimension stride[0]) */
     int64_t cols = 1, expect = 1;
     bool dense = true;
     for (int i = ndim - 1; i >= 1; i--) {
@@ -61,7 +62,7 @@ fokus_status fokus_wset_matrix(const fokus_wset *ws, const char *name, int ndim,
         cols *= t->shape[i];
     }
     if (ndim == 1) cols = 1;
-    if (!dense || (ndim > 1 && t->shape[0] > 1 && t->stride[0] < cols))
+    if (!dense)
         return fokus_fail(ws->err, FOKUS_EFORMAT, "%s: '%s%s' is not stored row-major", ws->family, ws->prefix, name);
     *dst = *t;
     dst->ndim = 2;

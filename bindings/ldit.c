@@ -116,15 +116,7 @@ static int l_dit(lua_State *L)
     fokus_dit *m = NULL;
     fokus_status st = fokus_dit_new(&m, e, n, prefix, &cfg, &err);
     fokus_st_free(&file); /* the model holds its own references */
-    if (st != FOKUS_OK) {
-        if (lua_type(L, 1) == LUA_TSTRING) {
-            if (st == FOKUS_EINVAL) return luaL_error(L, "%s: %s", lua_tostring(L, 1), err.msg);
-            luaL_pushfail(L);
-            lua_pushfstring(L, "%s: %s", lua_tostring(L, 1), err.msg);
-            return 2;
-        }
-        return lf_raise(L, &err);
-    }
+    if (st != FOKUS_OK) return lf_weights_error(L, 1, st, &err);
     push_dit(L, m); /* owned by Lua from here */
     const char *bad = check_extra(L, m, &extra);
     if (bad) return lua_error(L);

@@ -237,6 +237,15 @@ int lf_weights(lua_State *L, int arg, const char *fname, fokus_st_file *file, co
     return 0;
 }
 
+int lf_weights_error(lua_State *L, int arg, fokus_status st, const fokus_error *err)
+{
+    if (lua_type(L, arg) != LUA_TSTRING) return lf_raise(L, err);
+    if (st == FOKUS_EINVAL) return luaL_error(L, "%s: %s", lua_tostring(L, arg), err->msg);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, arg), err->msg);
+    return 2;
+}
+
 void lf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     if (luaL_newmetatable(L, name)) { /* also sets __name, used by luaL_typename */

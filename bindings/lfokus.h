@@ -68,6 +68,10 @@ fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char 
  * from it through a userdata left on the stack (file stays empty). When the file cannot
  * be read, pushes nil, "path: reason" and returns 2. Raises for any other type. */
 int lf_weights(lua_State *L, int arg, const char *fname, fokus_st_file *file, const fokus_st_entry **e, size_t *n);
+/* The failure of building a model from the weights at `arg`: for a path, a bad option
+ * (FOKUS_EINVAL) raises "path: msg" and a bad file returns nil, "path: msg"; for a
+ * table every failure raises (the caller built the table). */
+int lf_weights_error(lua_State *L, int arg, fokus_status st, const fokus_error *err);
 
 /* Creates (once per state) the metatable `name` for a userdata type: `meta` holds the
  * metamethods (__gc, __close, __tostring), `methods` becomes __index. Like liolib's

@@ -85,6 +85,9 @@ describe('fokus.dit', function()
     assert.is_true(H.maxdiff(a:narrow(1, 1, 1), e:narrow(1, 1, 1)) > 1e-4)
     assert.are.same(a:narrow(1, 2, 1):totable(), e:narrow(1, 2, 1):totable())
     local f = m:forward(x, 20, 3)
+    -- an f16 latent is widened exactly: the same as its f32 values
+    local xh = x:to('f16')
+    assert.are.same(m:forward(xh:to('f32'), 20, 3):totable(), m:forward(xh, 20, 3):totable())
     assert.are.same(a:narrow(1, 1, 1):totable(), f:narrow(1, 1, 1):totable())
     -- other sizes: a non-square latent, and the options
     assert.are.same({1, 8, 8, 12}, m:forward(fokus.randn({1, 4, 8, 12}), 5, 0):shape())

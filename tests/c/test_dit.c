@@ -2,6 +2,7 @@
  * centre crop, patchify/unpatchify, adaLN modulation) against the oracles and
  * double-precision references. */
 #include <jansson.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -515,6 +516,65 @@ static void test_tiny(void)
     CHECK(fokus_dit_tiny_weights(1, &o, &e1, &n1, &err) == FOKUS_EINVAL);
 }
 
+/* A bf16 checkpoint file: the model's matrices are the loader's views of the mapped
+ * file (same addresses, dtype bf16), and the output equals the in-memory model's. */
+static void test_mapped_file(void)
+{
+    fokus_error err;
+    fokus_st_entry *e;
+    size_t n;
+    if (fokus_dit_tiny_weights(3, NULL, &e, &n, &err) != FOKUS_OK) {
+        CHECK_MSG(0, "%s", err.msg);
+        return;
+    }
+    const char **names = calloc(n, sizeof *names);
+    fokus_tensor *ts = calloc(n, sizeof *ts);
+    for (size_t i = 0; i < n; i++) {
+        names[i] = e[i].name;
+        fokus_tensor_to(&ts[i], &e[i].tensor, e[i].tensor.ndim >= 2 ? FOKUS_BF16 : FOKUS_F32, &err);
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/fokus_test_dit_%d.safetensors", (int)getpid());
+    CHECK_MSG(fokus_st_save(path, names, ts, n, NULL, NULL, 0, &err) == FOKUS_OK, "%s", err.msg);
+    fokus_st_file f;
+    CHECK_MSG(fokus_st_load(path, &f, &err) == FOKUS_OK, "%s", err.msg);
+    unlink(path);
+    fokus_st_entry *mem = calloc(n, sizeof *mem);
+    for (size_t i = 0; i < n; i++) mem[i] = (fokus_st_entry){e[i].name, ts[i]};
+    fokus_dit_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.num_heads = 4;
+    fokus_dit *mf = NULL, *mm = NULL;
+    CHECK_MSG(fokus_dit_new(&mf, f.entries, f.n_entries, NULL, &cfg, &err) == FOKUS_OK, "%s", err.msg);
+    CHECK_MSG(fokus_dit_new(&mm, mem, n, NULL, &cfg, &err) == FOKUS_OK, "%s", err.msg);
+    if (mf && mm) {
+        const fokus_tensor *fc1 = fokus_st_find(&f, "blocks.1.mlp.fc1.weight");
+        CHECK(fc1 && mf->blocks[1].fc1.data == fc1->data && mf->blocks[1].fc1.dtype == FOKUS_BF16);
+        fokus_st_free(&f); /* the model keeps the mapping alive */
+        int64_t xs[4] = {1, 4, 8, 8}, ns[1] = {1}, os[4] = {1, 8, 8, 8};
+        fokus_tensor x, t, y, o1, o2;
+        fokus_tensor_new(&x, FOKUS_F32, 4, xs, &err);
+        fokus_tensor_randn(&x, 9, &err);
+        fokus_tensor_new(&t, FOKUS_F32, 1, ns, &err);
+        fokus_tensor_new(&y, FOKUS_I32, 1, ns, &err);
+        fokus_tensor_set(&t, 0, 321.5);
+        fokus_tensor_set(&y, 0, 7);
+        fokus_tensor_new(&o1, FOKUS_F32, 4, os, &err);
+        fokus_tensor_new(&o2, FOKUS_F32, 4, os, &err);
+        CHECK(fokus_dit_forward(ctx, mf, &x, &t, &y, &o1, NULL, &err) == FOKUS_OK);
+        CHECK(fokus_dit_forward(ctx, mm, &x, &t, &y, &o2, NULL, &err) == FOKUS_OK);
+        CHECK(memcmp(o1.data, o2.data, 8 * 64 * 4) == 0);
+        fokus_tensor_release(&x), fokus_tensor_release(&t), fokus_tensor_release(&y);
+        fokus_tensor_release(&o1), fokus_tensor_release(&o2);
+    } else {
+        fokus_st_free(&f);
+    }
+    fokus_dit_free(mf), fokus_dit_free(mm);
+    for (size_t i = 0; i < n; i++) fokus_tensor_release(&ts[i]);
+    free(ts), free(names), free(mem);
+    fokus_st_entries_free(e, n);
+}
+
 /* Bad inputs and checkpoints: each error names what was expected and what came. */
 static void test_errors(void)
 {
@@ -716,6 +776,7 @@ int main(void)
     RUN(test_half_weights);
     RUN(test_no_pos_embed_and_batch);
     RUN(test_tiny);
+    RUN(test_mapped_file);
     RUN(test_errors);
     RUN(test_full_size_config);
     fokus_ctx_free(ctx);

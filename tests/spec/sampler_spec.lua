@@ -235,6 +235,29 @@ describe('dit_step', function()
   end)
 end)
 
+describe('dit_step on the tiny DiT', function()
+  it('equals forward on the 2N batch, learned sigma dropped, cfg and the ε Euler step', function()
+    local m = fokus.dit.tiny{seed = 1}
+    local c = m:config()
+    local x = fokus.randn({2, c.in_channels, 8, 8}, {seed = 4})
+    local s, sn, g = 9.0, 4.0, 4.0
+    local nx, den = fokus.dit_step(m, x, s, sn, {1, 2}, {cfg = g})
+    local t = fokus.sigma_to_t(s, {betas = 'linear'})
+    local xin = fokus.axpby(1 / math.sqrt(s * s + 1), x)
+    local out = m:forward(fokus.cat({xin, xin}, 1), fokus.tensor{t, t, t, t},
+                          fokus.tensor({1, 2, c.num_classes, c.num_classes}, 'i32'))
+    local eps = out:narrow(2, 1, c.in_channels)
+    local guided = fokus.cfg(eps:narrow(1, 1, 2), eps:narrow(1, 3, 2), g)
+    close(nx, fokus.euler(x, guided, s, sn), 1e-6)
+    close(den, fokus.denoised(x, guided, s), 1e-6)
+    local n = 0
+    local lat = fokus.sample(m, x, {1, 2}, {steps = 4, cfg = g, sampler = 'dpmpp_2m', progress = false,
+                                            callback = function() n = n + 1 end})
+    assert.are.equal(4, n)
+    assert.are.same(x:shape(), lat:shape())
+  end)
+end)
+
 describe('sample', function()
   -- a flow model whose clean image is x0 whatever the input: v = (x − x0)/σ
   local function target_model(x0)

@@ -11,7 +11,7 @@
  *   text/       CLIP byte-level BPE tokenizer and its text clean-up (ftfy, HTML, Unicode)
  *   attention/  flash attention
  *   prompt/     A1111 and ComfyUI prompt grammars, schedules, chunking, token weighting
- *   models/     CLIP text model; diffusion transformers (fixed embeddings, DiT)
+ *   models/     CLIP text model; diffusion transformers (fixed embeddings, DiT, SD3 MMDiT)
  */
 #ifndef FOKUS_H
 #define FOKUS_H
@@ -23,5 +23,6 @@
 #include "prompt/fokus_prompt.h"
 #include "models/fokus_clip.h"
 #include "models/fokus_dit.h"
+#include "models/fokus_mmdit.h"
 
 #endif /* FOKUS_H */

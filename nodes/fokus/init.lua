@@ -27,4 +27,13 @@ fokus.dit = setmetatable({
 })
 fokus.dit_tiny = nil
 
+-- fokus.mmdit(weights [, opts]) loads an SD3 / SD3.5 MMDiT; fokus.mmdit.tiny{seed =}
+-- builds a small seeded one.
+fokus.mmdit = setmetatable({
+  tiny = core.mmdit_tiny,
+}, {
+  __call = function(_, weights, opts) return core.mmdit(weights, opts) end,
+})
+fokus.mmdit_tiny = nil
+
 return fokus

@@ -179,12 +179,13 @@ static uint64_t block_mask(lua_State *L, int arg, const char *fname, const char 
 }
 
 /* fokus.mmdit.tiny{seed =, hidden_size =, heads =, depth =, in_channels =, patch_size =,
- * context_dim =, pooled_dim =, pos_embed_max_size =, qk_norm =, x_block_self_attn_layers =} */
+ * context_dim =, pooled_dim =, pos_embed_max_size =, qk_norm =, x_block_self_attn_layers =,
+ * dtype =} */
 static int l_mmdit_tiny(lua_State *L)
 {
     static const char *const known[] = {"seed", "hidden_size", "heads", "depth", "in_channels", "patch_size",
                                         "context_dim", "pooled_dim", "pos_embed_max_size", "qk_norm",
-                                        "x_block_self_attn_layers", NULL};
+                                        "x_block_self_attn_layers", "dtype", NULL};
     lf_checkopts(L, 1, "mmdit.tiny", known);
     lua_Integer seed = lf_optinteger(L, 1, "mmdit.tiny", "seed", 0);
     fokus_mmdit_tiny_opts o;
@@ -214,6 +215,9 @@ static int l_mmdit_tiny(lua_State *L)
         o.qk_norm = FOKUS_QK_LN;
     else
         luaL_error(L, "mmdit.tiny: qk_norm must be 'none', 'rms' or 'ln', got '%s'", qk);
+    const char *dt = lf_optstring(L, 1, "mmdit.tiny", "dtype", "f32");
+    if (!fokus_dtype_parse(dt, &o.dtype) || !fokus_dtype_is_float(o.dtype))
+        luaL_error(L, "mmdit.tiny: dtype must be 'f32', 'f16' or 'bf16', got '%s'", dt);
     if (lua_istable(L, 1)) o.attn2_mask = block_mask(L, 1, "mmdit.tiny", "x_block_self_attn_layers", o.depth);
     fokus_st_entry *e;
     size_t n;

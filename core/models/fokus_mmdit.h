@@ -138,6 +138,9 @@ typedef struct fokus_mmdit_tiny_opts {
     int64_t pos_embed_max_size;  /* [32] side of the stored table, in patches */
     fokus_qk_norm qk_norm;       /* [none]; with a qk-norm the head count is in the shapes */
     uint64_t attn2_mask;         /* bit i: block i gets MMDiT-X attn2 (blocks < 64) */
+    fokus_dtype dtype;           /* [f32] f16 / bf16: every tensor rounded to it (as
+                                    released checkpoints store them), made one tensor at
+                                    a time so no f32 copy of the whole model exists */
 } fokus_mmdit_tiny_opts;
 
 /* Seeded random weights of a small MMDiT in the official names, scaled like the

@@ -16,8 +16,21 @@ typedef struct builder {
     fokus_st_entry *e;
     size_t n, cap;
     uint64_t seed;
+    fokus_dtype dt;
     fokus_error *err;
 } builder;
+
+/* The last tensor added, rounded to the builder's dtype (after its f32 values are final). */
+static fokus_status finish(builder *b)
+{
+    if (b->dt == FOKUS_F32 || b->n == 0) return FOKUS_OK;
+    fokus_tensor *t = &b->e[b->n - 1].tensor, h;
+    fokus_status st = fokus_tensor_to(&h, t, b->dt, b->err);
+    if (st != FOKUS_OK) return st;
+    fokus_tensor_release(t);
+    *t = h;
+    return FOKUS_OK;
+}
 
 /* A new f32 tensor `name` = mean + std * N(0, 1) from its own stream (seed, index). */
 static fokus_status add(builder *b, const char *name, int ndim, const int64_t *shape, double mean, double std)
@@ -44,7 +57,7 @@ static fokus_status add(builder *b, const char *name, int ndim, const int64_t *s
     int64_t n = fokus_tensor_numel(&x->tensor);
     fokus_rng_normal_n(&r, v, (size_t)n);
     for (int64_t i = 0; i < n; i++) v[i] = (float)(mean + std * v[i]);
-    return FOKUS_OK;
+    return strcmp(name, "pos_embed") == 0 ? FOKUS_OK : finish(b); /* the table is filled in first */
 }
 
 /* a Linear layer prefix.{weight [out, in], bias [out]} */
@@ -92,17 +105,17 @@ fokus_status fokus_mmdit_tiny_weights(uint64_t seed, const fokus_mmdit_tiny_opts
     const int64_t Mx = o.pos_embed_max_size ? o.pos_embed_max_size : 32, M = 4 * D, F = 256;
     if (D < 4 || D > 4096 || D % 4 || Hh < 1 || D % Hh || D / Hh > 256 || depth < 1 || depth > 64 || C < 1 || C > 64 ||
         p < 1 || p > 8 || X < 1 || X > 8192 || A < 1 || A > 8192 || Mx < 1 || Mx > 512 ||
-        (depth < 64 && (o.attn2_mask >> depth) != 0) || o.qk_norm > FOKUS_QK_LN)
+        (depth < 64 && (o.attn2_mask >> depth) != 0) || o.qk_norm > FOKUS_QK_LN || !fokus_dtype_is_float(o.dtype))
         return fokus_fail(err, FOKUS_EINVAL,
                           "mmdit.tiny: need hidden_size a multiple of 4 in 4..4096 split into heads of at most 256, "
                           "depth 1..64, in_channels 1..64, patch_size 1..8, context_dim and pooled_dim 1..8192, "
-                          "pos_embed_max_size 1..512, attn2 blocks within the depth");
+                          "pos_embed_max_size 1..512, attn2 blocks within the depth, a float dtype");
     const int64_t dh = D / Hh;
-    builder b = {NULL, 0, 0, seed, err};
+    builder b = {NULL, 0, 0, seed, o.dtype, err};
     char s[200];
     fokus_status st;
     if ((st = add(&b, "pos_embed", 3, (const int64_t[]){1, Mx * Mx, D}, 0, 0)) != FOKUS_OK) goto fail;
-    if ((st = fokus_pos_embed_2d(b.e[b.n - 1].tensor.data, D, Mx, Mx, err)) != FOKUS_OK) goto fail;
+    if ((st = fokus_pos_embed_2d(b.e[b.n - 1].tensor.data, D, Mx, Mx, err)) || (st = finish(&b))) goto fail;
     if ((st = add(&b, "x_embedder.proj.weight", 4, (const int64_t[]){D, C, p, p}, 0, 1 / sqrt((double)(C * p * p)))) ||
         (st = add(&b, "x_embedder.proj.bias", 1, (const int64_t[]){D}, 0, 0.02)) ||
         (st = linear(&b, "t_embedder.mlp.0", D, F, 1, 0.02)) || (st = linear(&b, "t_embedder.mlp.2", D, D, 1, 0.02)) ||

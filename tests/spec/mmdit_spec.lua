@@ -151,6 +151,11 @@ describe('fokus.mmdit', function()
     assert.are.same({0, 2}, c.x_block_self_attn_layers)
     assert.are.same({1, 16, 5, 6}, s:forward(fokus.randn({1, 16, 5, 6}), 3, fokus.randn({1, 2, 8}),
       fokus.randn({1, 4})):shape())
+    -- f16 weights: the f32 model's weights rounded, used in place
+    local h = fokus.mmdit.tiny{seed = 7, dtype = 'f16'}
+    local e = relerr(h:forward(x, {20, 999.5}, ctx, y), a)
+    assert(e > 1e-6 and e < 2e-2, 'f16 tiny vs f32 tiny ' .. e)
+    assert.error_matches(function() fokus.mmdit.tiny{dtype = 'i32'} end, "dtype must be 'f32', 'f16' or 'bf16'")
     m:close()
     assert.error_matches(function() m:forward(x, 1, ctx, y) end, 'model is closed')
     assert.are.equal('fokus.MMDiT(closed)', tostring(m))

@@ -321,6 +321,7 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_matmul(L);
     lf_open_clip(L);
     lf_open_dit(L);
+    lf_open_mmdit(L);
     lf_open_tokenizer(L);
     lf_open_prompt(L);
     lf_open_sampler(L);

@@ -86,6 +86,7 @@ void lf_open_image(lua_State *L);
 void lf_open_matmul(lua_State *L);
 void lf_open_clip(lua_State *L);
 void lf_open_dit(lua_State *L);
+void lf_open_mmdit(lua_State *L);
 void lf_open_tokenizer(lua_State *L);
 void lf_open_prompt(lua_State *L);
 void lf_open_sampler(lua_State *L);

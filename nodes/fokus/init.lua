@@ -27,6 +27,15 @@ fokus.dit = setmetatable({
 })
 fokus.dit_tiny = nil
 
+-- fokus.mmdit(weights [, opts]) loads an SD3 / SD3.5 MMDiT; fokus.mmdit.tiny{seed =}
+-- builds a small seeded one.
+fokus.mmdit = setmetatable({
+  tiny = core.mmdit_tiny,
+}, {
+  __call = function(_, weights, opts) return core.mmdit(weights, opts) end,
+})
+fokus.mmdit_tiny = nil
+
 -- fokus.dit_step and fokus.sample: the guided sampler step and the denoising loop.
 local sample = require "fokus.sample"
 fokus.dit_step = sample.dit_step

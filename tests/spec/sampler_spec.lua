@@ -258,6 +258,26 @@ describe('dit_step on the tiny DiT', function()
   end)
 end)
 
+describe('dit_step on the tiny MMDiT', function()
+  it('equals forward on the 2N batch at t = 1000·sigma, cfg and the flow Euler step', function()
+    local m = fokus.mmdit.tiny{seed = 1}
+    local c = m:config()
+    local x = fokus.randn({1, c.in_channels, 8, 8}, {seed = 4})
+    local cond = {context = fokus.randn({1, 5, c.context_dim}, {seed = 5}), y = fokus.randn({1, c.pooled_dim}, {seed = 6})}
+    local uncond = {context = fokus.zeros{1, 5, c.context_dim}, y = fokus.zeros{1, c.pooled_dim}}
+    local s, sn, g = 0.75, 0.5, 4.5
+    local nx, den = fokus.dit_step(m, x, s, sn, cond, {uncond = uncond, cfg = g})
+    local v = m:forward(fokus.cat({x, x}, 1), fokus.tensor{1000 * s, 1000 * s}, fokus.cat({cond.context, uncond.context}, 1),
+                        fokus.cat({cond.y, uncond.y}, 1))
+    local guided = fokus.cfg(v:narrow(1, 1, 1), v:narrow(1, 2, 1), g)
+    close(nx, fokus.euler_flow(x, guided, s, sn), 1e-6)
+    close(den, fokus.denoised(x, guided, s), 1e-6)
+    local lat = fokus.sample(m, x, cond, {steps = 3, cfg = g, uncond = uncond, sampler = 'dpmpp_2m', progress = false})
+    assert.are.same(x:shape(), lat:shape())
+    assert.are.same({8, 8, 3}, fokus.latent_preview(lat):shape())
+  end)
+end)
+
 describe('sample', function()
   -- a flow model whose clean image is x0 whatever the input: v = (x − x0)/σ
   local function target_model(x0)

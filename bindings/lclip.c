@@ -74,49 +74,15 @@ static int l_clip(lua_State *L)
     const char *prefix = lf_optstring(L, 2, "clip", "prefix", NULL);
     fokus_clip_config cfg;
     read_config(L, 2, &cfg);
+    fokus_st_file file;
+    const fokus_st_entry *e;
+    size_t n;
+    if (lf_weights(L, 1, "clip", &file, &e, &n)) return 2;
     fokus_error err;
     fokus_clip *m = NULL;
-    fokus_status st;
-    if (lua_type(L, 1) == LUA_TSTRING) {
-        const char *path = lua_tostring(L, 1);
-        fokus_st_file f;
-        if ((st = fokus_st_load(path, &f, &err)) != FOKUS_OK) {
-            luaL_pushfail(L);
-            lua_pushfstring(L, "%s: %s", path, err.msg);
-            return 2;
-        }
-        st = fokus_clip_new(&m, f.entries, f.n_entries, prefix, &cfg, &err);
-        fokus_st_free(&f); /* the model holds its own references */
-        if (st != FOKUS_OK) {
-            if (st == FOKUS_EINVAL) return luaL_error(L, "%s: %s", path, err.msg);
-            luaL_pushfail(L);
-            lua_pushfstring(L, "%s: %s", path, err.msg);
-            return 2;
-        }
-    } else if (lua_istable(L, 1)) {
-        size_t n = 0;
-        lua_pushnil(L);
-        while (lua_next(L, 1)) {
-            lua_pop(L, 1);
-            n++;
-        }
-        fokus_st_entry *e = lua_newuserdatauv(L, (n + 1) * sizeof *e, 0);
-        size_t i = 0;
-        lua_pushnil(L);
-        while (lua_next(L, 1)) {
-            fokus_tensor *t = lf_totensor(L, -1);
-            if (lua_type(L, -2) == LUA_TSTRING && t) { /* borrowed: the table keeps both alive */
-                e[i].name = (char *)lua_tostring(L, -2);
-                e[i].tensor = *t;
-                i++;
-            }
-            lua_pop(L, 1);
-        }
-        st = fokus_clip_new(&m, e, i, prefix, &cfg, &err);
-        if (st != FOKUS_OK) return lf_raise(L, &err);
-    } else {
-        return lf_argerror(L, 1, "weights: expected a path or a table of tensors, got %s", luaL_typename(L, 1));
-    }
+    fokus_status st = fokus_clip_new(&m, e, n, prefix, &cfg, &err);
+    fokus_st_free(&file); /* the model holds its own references */
+    if (st != FOKUS_OK) return lf_weights_error(L, 1, st, &err);
     push_clip(L, m);
     return 1;
 }

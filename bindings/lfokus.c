@@ -246,6 +246,56 @@ void lf_pushout(lua_State *L, int arg)
     lua_getfield(L, arg, "out");
 }
 
+int lf_weights(lua_State *L, int arg, const char *fname, fokus_st_file *file, const fokus_st_entry **e, size_t *n)
+{
+    memset(file, 0, sizeof *file);
+    if (lua_type(L, arg) == LUA_TSTRING) {
+        const char *path = lua_tostring(L, arg);
+        fokus_error err;
+        if (fokus_st_load(path, file, &err) != FOKUS_OK) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "%s: %s", path, err.msg);
+            return 2;
+        }
+        *e = file->entries;
+        *n = file->n_entries;
+        return 0;
+    }
+    if (!lua_istable(L, arg))
+        return lf_argerror(L, arg, "%s: weights: expected a path or a table of tensors, got %s", fname,
+                           luaL_typename(L, arg));
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        count++;
+    }
+    fokus_st_entry *v = lua_newuserdatauv(L, (count + 1) * sizeof *v, 0);
+    size_t i = 0;
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        fokus_tensor *t = lf_totensor(L, -1);
+        if (lua_type(L, -2) == LUA_TSTRING && t && i < count) { /* borrowed: the table keeps both alive */
+            v[i].name = (char *)lua_tostring(L, -2);
+            v[i].tensor = *t;
+            i++;
+        }
+        lua_pop(L, 1);
+    }
+    *e = v;
+    *n = i;
+    return 0;
+}
+
+int lf_weights_error(lua_State *L, int arg, fokus_status st, const fokus_error *err)
+{
+    if (lua_type(L, arg) != LUA_TSTRING) return lf_raise(L, err);
+    if (st == FOKUS_EINVAL) return luaL_error(L, "%s: %s", lua_tostring(L, arg), err->msg);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, arg), err->msg);
+    return 2;
+}
+
 void lf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     if (luaL_newmetatable(L, name)) { /* also sets __name, used by luaL_typename */
@@ -358,7 +408,10 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_image(L);
     lf_open_matmul(L);
     lf_open_clip(L);
+    lf_open_dit(L);
+    lf_open_mmdit(L);
     lf_open_tokenizer(L);
     lf_open_prompt(L);
+    lf_open_sampler(L);
     return 1;
 }

@@ -71,6 +71,18 @@ lua_Integer lf_optinteger(lua_State *L, int arg, const char *fname, const char *
 const char *lf_optstring(lua_State *L, int arg, const char *fname, const char *key, const char *def);
 fokus_tensor *lf_opttensor(lua_State *L, int arg, const char *fname, const char *key);
 
+/* The `weights` argument of a model constructor (fokus.clip, fokus.dit, ...): a path to
+ * a .safetensors file or a table name -> Tensor from fokus.load. On success returns 0
+ * with *e, *n set: for a path they are file->entries (fokus_st_free(file) once the
+ * model is built: models keep their own references); for a table they are borrowed
+ * from it through a userdata left on the stack (file stays empty). When the file cannot
+ * be read, pushes nil, "path: reason" and returns 2. Raises for any other type. */
+int lf_weights(lua_State *L, int arg, const char *fname, fokus_st_file *file, const fokus_st_entry **e, size_t *n);
+/* The failure of building a model from the weights at `arg`: for a path, a bad option
+ * (FOKUS_EINVAL) raises "path: msg" and a bad file returns nil, "path: msg"; for a
+ * table every failure raises (the caller built the table). */
+int lf_weights_error(lua_State *L, int arg, fokus_status st, const fokus_error *err);
+
 /* Creates (once per state) the metatable `name` for a userdata type: `meta` holds the
  * metamethods (__gc, __close, __tostring), `methods` becomes __index. Like liolib's
  * createmeta. */
@@ -83,8 +95,11 @@ void lf_open_attend(lua_State *L);
 void lf_open_image(lua_State *L);
 void lf_open_matmul(lua_State *L);
 void lf_open_clip(lua_State *L);
+void lf_open_dit(lua_State *L);
+void lf_open_mmdit(lua_State *L);
 void lf_open_tokenizer(lua_State *L);
 void lf_open_prompt(lua_State *L);
+void lf_open_sampler(lua_State *L);
 
 /* The tokenizer at `arg` (raises when it is not one, or is closed). */
 fokus_bpe *lf_checktokenizer(lua_State *L, int arg);

@@ -542,6 +542,30 @@ static int m_tostring(lua_State *L)
     return 1;
 }
 
+/* fokus.cat(tensors [, dim = 1]) -> a new tensor: the list joined along dim (ext.). */
+static int l_cat(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    if (n < 1) lf_argerror(L, 1, "tensors: expected a non-empty list of fokus.Tensor");
+    if (n > 4096) lf_argerror(L, 1, "tensors: at most 4096 tensors, got %d", (int)n);
+    lua_Integer d = luaL_optinteger(L, 2, 1);
+    lua_settop(L, 2); /* the array below lands at index 3 */
+    const fokus_tensor **ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i); /* raw: no __index could hand over a temporary */
+        ts[i - 1] = lf_totensor(L, -1);
+        if (!ts[i - 1]) lf_argerror(L, 1, "tensors: entry %d must be a fokus.Tensor, got %s", (int)i, luaL_typename(L, -1));
+        lua_pop(L, 1); /* still referenced by the list */
+    }
+    if (d < 1 || d > ts[0]->ndim) lf_argerror(L, 2, "dim must be in 1..%d, got %d", ts[0]->ndim, (int)d);
+    fokus_tensor out;
+    fokus_error err;
+    if (fokus_tensor_cat(&out, ts, (size_t)n, (int)d - 1, &err) != FOKUS_OK) return lf_raise(L, &err);
+    lf_pushtensor(L, &out);
+    return 1;
+}
+
 void lf_open_tensor(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -565,4 +589,6 @@ void lf_open_tensor(lua_State *L)
     };
     lf_newclass(L, LF_TENSOR, meta, methods);
     luaL_setfuncs(L, funcs, 0);
+    lua_pushcfunction(L, l_cat);
+    lua_setfield(L, -2, "cat");
 }

@@ -11,7 +11,8 @@
  *   text/       CLIP byte-level BPE tokenizer and its text clean-up (ftfy, HTML, Unicode)
  *   attention/  flash attention
  *   prompt/     A1111 and ComfyUI prompt grammars, schedules, chunking, token weighting
- *   models/     CLIP text model
+ *   models/     CLIP text model; diffusion transformers (fixed embeddings, DiT, SD3 MMDiT);
+ *               samplers, guidance and latent previews
  */
 #ifndef FOKUS_H
 #define FOKUS_H
@@ -22,5 +23,8 @@
 #include "attention/fokus_attention.h"
 #include "prompt/fokus_prompt.h"
 #include "models/fokus_clip.h"
+#include "models/fokus_dit.h"
+#include "models/fokus_mmdit.h"
+#include "models/fokus_sampler.h"
 
 #endif /* FOKUS_H */

@@ -386,6 +386,12 @@ fokus_status fokus_out_begin(fokus_ctx *ctx, const char *fn, const fokus_tensor 
                              fokus_tensor *res, fokus_error *err);
 void fokus_out_finish(const fokus_tensor *dst, fokus_tensor *res, fokus_tensor *out);
 
+/* Concatenation along dimension `dim` (0-based) into a new contiguous tensor of the
+ * first one's dtype: all have the same rank and the same sizes except along `dim`;
+ * float dtypes may mix (converted), other dtypes must match. */
+fokus_status fokus_tensor_cat(fokus_tensor *out, const fokus_tensor *const *ts, size_t n, int dim,
+                              fokus_error *err);
+
 /* Element access by flat row-major index (slow; for bindings and tests). */
 double fokus_tensor_get(const fokus_tensor *t, int64_t flat_index);
 int64_t fokus_tensor_get_i64(const fokus_tensor *t, int64_t flat_index);

@@ -18,4 +18,27 @@ fokus.clip = setmetatable({
 })
 fokus.clip_tiny = nil
 
+-- fokus.dit(weights [, opts]) loads a class-conditional DiT; fokus.dit.tiny{seed =}
+-- builds a small seeded one.
+fokus.dit = setmetatable({
+  tiny = core.dit_tiny,
+}, {
+  __call = function(_, weights, opts) return core.dit(weights, opts) end,
+})
+fokus.dit_tiny = nil
+
+-- fokus.mmdit(weights [, opts]) loads an SD3 / SD3.5 MMDiT; fokus.mmdit.tiny{seed =}
+-- builds a small seeded one.
+fokus.mmdit = setmetatable({
+  tiny = core.mmdit_tiny,
+}, {
+  __call = function(_, weights, opts) return core.mmdit(weights, opts) end,
+})
+fokus.mmdit_tiny = nil
+
+-- fokus.dit_step and fokus.sample: the guided sampler step and the denoising loop.
+local sample = require "fokus.sample"
+fokus.dit_step = sample.dit_step
+fokus.sample = sample.sample
+
 return fokus

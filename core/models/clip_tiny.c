@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fokus.h"
+#include "models_internal.h"
 
 typedef struct builder {
     fokus_st_entry *e;
@@ -17,34 +17,40 @@ typedef struct builder {
     fokus_error *err;
 } builder;
 
-/* values = mean + std * N(0, 1); each tensor draws from its own seed so adding a
- * tensor never changes the others */
-static fokus_status add(builder *b, const char *name, int ndim, int64_t d0, int64_t d1, double mean, double std)
+fokus_status fokus_tiny_add(fokus_st_entry **e, size_t *n, size_t *cap, uint64_t seed, const char *who,
+                            const char *name, int ndim, const int64_t *shape, double mean, double std,
+                            fokus_error *err)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        fokus_st_entry *e = realloc(b->e, cap * sizeof *e);
-        if (!e) return fokus_fail(b->err, FOKUS_ENOMEM, "clip.tiny: out of memory");
-        b->e = e;
-        b->cap = cap;
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        fokus_st_entry *ne = realloc(*e, c * sizeof *ne);
+        if (!ne) return fokus_fail(err, FOKUS_ENOMEM, "%s: out of memory", who);
+        *e = ne;
+        *cap = c;
     }
-    int64_t shape[2] = {d0, d1};
-    fokus_st_entry *x = &b->e[b->n];
-    fokus_status st = fokus_tensor_empty(&x->tensor, FOKUS_F32, ndim, shape, b->err);
+    fokus_st_entry *x = &(*e)[*n];
+    fokus_status st = fokus_tensor_empty(&x->tensor, FOKUS_F32, ndim, shape, err);
     if (st != FOKUS_OK) return st;
     x->name = strdup(name);
     if (!x->name) {
         fokus_tensor_release(&x->tensor);
-        return fokus_fail(b->err, FOKUS_ENOMEM, "clip.tiny: out of memory");
+        return fokus_fail(err, FOKUS_ENOMEM, "%s: out of memory", who);
     }
-    b->n++;
+    (*n)++;
     fokus_rng r;
-    fokus_rng_init(&r, b->seed * 1000003u + b->n);
+    fokus_rng_init(&r, seed * 1000003u + *n);
     float *v = x->tensor.data;
-    int64_t n = fokus_tensor_numel(&x->tensor);
-    fokus_rng_normal_n(&r, v, (size_t)n);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(mean + std * v[i]);
+    int64_t k = fokus_tensor_numel(&x->tensor);
+    fokus_rng_normal_n(&r, v, (size_t)k);
+    for (int64_t i = 0; i < k; i++) v[i] = (float)(mean + std * v[i]);
     return FOKUS_OK;
+}
+
+/* values = mean + std * N(0, 1) from the tensor's own stream (see fokus_tiny_add) */
+static fokus_status add(builder *b, const char *name, int ndim, int64_t d0, int64_t d1, double mean, double std)
+{
+    int64_t shape[2] = {d0, d1};
+    return fokus_tiny_add(&b->e, &b->n, &b->cap, b->seed, "clip.tiny", name, ndim, shape, mean, std, b->err);
 }
 
 void fokus_st_entries_free(fokus_st_entry *e, size_t n)

@@ -19,33 +19,10 @@ typedef struct builder {
     fokus_error *err;
 } builder;
 
-/* A new f32 tensor named `name`; filled with mean + std * N(0, 1) from its own stream
- * (seed, index), so adding a tensor never changes the others. */
+/* A new f32 tensor named `name` = mean + std * N(0, 1) (see fokus_tiny_add). */
 static fokus_status add(builder *b, const char *name, int ndim, const int64_t *shape, double mean, double std)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        fokus_st_entry *e = realloc(b->e, cap * sizeof *e);
-        if (!e) return fokus_fail(b->err, FOKUS_ENOMEM, "dit.tiny: out of memory");
-        b->e = e;
-        b->cap = cap;
-    }
-    fokus_st_entry *x = &b->e[b->n];
-    fokus_status st = fokus_tensor_empty(&x->tensor, FOKUS_F32, ndim, shape, b->err);
-    if (st != FOKUS_OK) return st;
-    x->name = strdup(name);
-    if (!x->name) {
-        fokus_tensor_release(&x->tensor);
-        return fokus_fail(b->err, FOKUS_ENOMEM, "dit.tiny: out of memory");
-    }
-    b->n++;
-    fokus_rng r;
-    fokus_rng_init(&r, b->seed * 1000003u + b->n);
-    float *v = x->tensor.data;
-    int64_t n = fokus_tensor_numel(&x->tensor);
-    fokus_rng_normal_n(&r, v, (size_t)n);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)(mean + std * v[i]);
-    return FOKUS_OK;
+    return fokus_tiny_add(&b->e, &b->n, &b->cap, b->seed, "dit.tiny", name, ndim, shape, mean, std, b->err);
 }
 
 /* a Linear layer: weight [out, in] with std gain/sqrt(in), bias N(0, bias_std^2) */

@@ -5,6 +5,7 @@
  *   adaln.c   adaLN modulation, gated residual adds, SiLU of the conditioning
  *   weights.c named weights under a prefix: lookup, shape checks, family guess, and
  *             the GEMM over a checkpoint matrix used in place
+ *   clip_tiny.c the seeded random-weight builder of the *.tiny models (also CLIP's)
  *
  * Buffers are float32 and row-major. "rows" are tokens of all batch entries stacked:
  * row b*tokens + i is token i of batch entry b; per-batch vectors (shift, scale, gate)
@@ -92,5 +93,16 @@ size_t fokus_find_prefixes(const fokus_st_entry *w, size_t n, const char *key, c
  * rows with unit stride, used in place). acc: add into y. b may be NULL. */
 fokus_status fokus_linear_rows(fokus_ctx *ctx, const float *x, int64_t ldx, int64_t rows, const fokus_tensor *w,
                                const float *b, bool acc, float *y, int64_t ldy, fokus_error *err);
+
+/* ------------------------------------------------------------ clip_tiny.c */
+
+/* Appends a new f32 tensor `name` [shape] to the growing array (*e, *n, *cap) of the
+ * seeded random-weight builders (clip.tiny, dit.tiny, mmdit.tiny), filled with
+ * mean + std * N(0, 1) from its own stream (seed, index), so adding a tensor never
+ * changes the others. `who` prefixes the out-of-memory message. On failure the array
+ * keeps its first *n entries (free them with fokus_st_entries_free). */
+fokus_status fokus_tiny_add(fokus_st_entry **e, size_t *n, size_t *cap, uint64_t seed, const char *who,
+                            const char *name, int ndim, const int64_t *shape, double mean, double std,
+                            fokus_error *err);
 
 #endif

@@ -29,31 +29,6 @@ void fokus_dit_trace_free(fokus_dit_trace *tr)
     memset(tr, 0, sizeof *tr);
 }
 
-/* A new [d0, d1(, d2)] f32 tensor holding a copy of src (for the trace). */
-static fokus_status keep(fokus_tensor *dst, const float *src, int ndim, int64_t d0, int64_t d1, int64_t d2,
-                         fokus_error *err)
-{
-    int64_t shape[3] = {d0, d1, d2};
-    fokus_status st = fokus_tensor_empty(dst, FOKUS_F32, ndim, shape, err);
-    if (st == FOKUS_OK) memcpy(dst->data, src, (size_t)fokus_tensor_numel(dst) * sizeof(float));
-    return st;
-}
-
-/* "[1, 2, 3, 4]": the 1-based position of flat index i in t's shape */
-static const char *where(char *buf, size_t size, const fokus_tensor *t, int64_t i)
-{
-    int64_t idx[FOKUS_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        idx[d] = t->shape[d] ? i % t->shape[d] : 0;
-        i = t->shape[d] ? i / t->shape[d] : 0;
-    }
-    size_t len = (size_t)snprintf(buf, size, "[");
-    for (int d = 0; d < t->ndim && len < size; d++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? ", " : "", (long long)idx[d] + 1);
-    if (len < size) snprintf(buf + len, size - len, "]");
-    return buf;
-}
-
 /* Checks x, t and y against the model and reads t and y: xf (f32 contiguous x, a new
  * reference), tv [N] floats and yv [N] labels into the caller's arrays. */
 static fokus_status check_inputs(const fokus_dit *m, const fokus_tensor *x, const fokus_tensor *t, const fokus_tensor *y,
@@ -103,7 +78,7 @@ static fokus_status check_inputs(const fokus_dit *m, const fokus_tensor *x, cons
         double v = ((const float *)xf->data)[bad];
         fokus_tensor_release(xf);
         return fokus_fail(err, FOKUS_EINVAL, "dit: x has %s at %s; the latent must be finite", isnan(v) ? "NaN" : "inf",
-                          where(a, sizeof a, x, bad));
+                          fokus_index_where(a, sizeof a, x, bad));
     }
     return FOKUS_OK;
 }
@@ -164,9 +139,9 @@ fokus_status fokus_dit_forward(fokus_ctx *ctx, const fokus_dit *m, const fokus_t
     }
     fokus_silu_copy(ctx, sc, cv, N * D);
     if (trace) {
-        if ((st = keep(&trace->x_tokens, xs, 3, N, T, D, err)) || (st = keep(&trace->t_freq, tf, 2, N, F, 0, err)) ||
-            (st = keep(&trace->t_emb, temb, 2, N, D, 0, err)) || (st = keep(&trace->y_emb, yemb, 2, N, D, 0, err)) ||
-            (st = keep(&trace->c, cv, 2, N, D, 0, err)))
+        if ((st = fokus_trace_keep(&trace->x_tokens, xs, 3, N, T, D, err)) || (st = fokus_trace_keep(&trace->t_freq, tf, 2, N, F, 0, err)) ||
+            (st = fokus_trace_keep(&trace->t_emb, temb, 2, N, D, 0, err)) || (st = fokus_trace_keep(&trace->y_emb, yemb, 2, N, D, 0, err)) ||
+            (st = fokus_trace_keep(&trace->c, cv, 2, N, D, 0, err)))
             goto done;
         trace->blocks = calloc((size_t)c->depth, sizeof *trace->blocks);
         if (!trace->blocks) {
@@ -203,14 +178,14 @@ fokus_status fokus_dit_forward(fokus_ctx *ctx, const fokus_dit *m, const fokus_t
         fokus_activate(ctx, f, R * M, FOKUS_ACT_GELU_TANH);
         if ((st = fokus_linear_rows(ctx, f, M, R, &bl->fc2, bl->b_fc2, false, h, D, err)) != FOKUS_OK) goto done;
         fokus_gated_add(ctx, xs, D, h, D, N, T, D, mod + 5 * D, 6 * D);
-        if (trace && (st = keep(&trace->blocks[i], xs, 3, N, T, D, err)) != FOKUS_OK) goto done;
+        if (trace && (st = fokus_trace_keep(&trace->blocks[i], xs, 3, N, T, D, err)) != FOKUS_OK) goto done;
     }
     /* final layer: (shift, scale) = split2(Linear(SiLU(c))), then the linear map to
      * p*p*out values per token, scattered back to pixels */
     if ((st = fokus_linear_rows(ctx, sc, D, N, &m->f_ada, m->f_ada_b, false, mod, 2 * D, err)) != FOKUS_OK) goto done;
     fokus_adaln_modulate(ctx, h, D, xs, D, N, T, D, mod, mod + D, 2 * D, eps);
     if ((st = fokus_linear_rows(ctx, h, D, R, &m->f_lin, m->f_lin_b, false, f, PO, err)) != FOKUS_OK) goto done;
-    if (trace && (st = keep(&trace->final_tokens, f, 3, N, T, PO, err)) != FOKUS_OK) goto done;
+    if (trace && (st = fokus_trace_keep(&trace->final_tokens, f, 3, N, T, PO, err)) != FOKUS_OK) goto done;
     fokus_unpatchify(out->data, f, PO, N, OC, H, W, p);
 done:
     if (st != FOKUS_OK && trace) fokus_dit_trace_free(trace);

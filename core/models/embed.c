@@ -3,6 +3,7 @@
  * and patchify / unpatchify, which turn the stride-p patch convolution and the final
  * layer's token-to-pixel scatter into plain row layouts for the GEMM. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models_internal.h"
@@ -134,4 +135,29 @@ int64_t fokus_first_nonfinite(const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return i;
     return -1;
+}
+
+/* A new [d0, d1(, d2)] f32 tensor holding a copy of src (for the trace). */
+fokus_status fokus_trace_keep(fokus_tensor *dst, const float *src, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                             fokus_error *err)
+{
+    int64_t shape[3] = {d0, d1, d2};
+    fokus_status st = fokus_tensor_empty(dst, FOKUS_F32, ndim, shape, err);
+    if (st == FOKUS_OK) memcpy(dst->data, src, (size_t)fokus_tensor_numel(dst) * sizeof(float));
+    return st;
+}
+
+/* "[1, 2, 3, 4]": the 1-based position of flat index i in t's shape */
+const char *fokus_index_where(char *buf, size_t size, const fokus_tensor *t, int64_t i)
+{
+    int64_t idx[FOKUS_MAX_DIMS];
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        idx[d] = t->shape[d] ? i % t->shape[d] : 0;
+        i = t->shape[d] ? i / t->shape[d] : 0;
+    }
+    size_t len = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < t->ndim && len < size; d++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? ", " : "", (long long)idx[d] + 1);
+    if (len < size) snprintf(buf + len, size - len, "]");
+    return buf;
 }

@@ -41,31 +41,6 @@ void fokus_mmdit_trace_free(fokus_mmdit_trace *tr)
     memset(tr, 0, sizeof *tr);
 }
 
-/* A new [d0, d1(, d2)] f32 tensor holding a copy of src (for the trace). */
-static fokus_status keep(fokus_tensor *dst, const float *src, int ndim, int64_t d0, int64_t d1, int64_t d2,
-                         fokus_error *err)
-{
-    int64_t shape[3] = {d0, d1, d2};
-    fokus_status st = fokus_tensor_empty(dst, FOKUS_F32, ndim, shape, err);
-    if (st == FOKUS_OK) memcpy(dst->data, src, (size_t)fokus_tensor_numel(dst) * sizeof(float));
-    return st;
-}
-
-/* "[1, 2, 3, 4]": the 1-based position of flat index i in t's shape */
-static const char *where(char *buf, size_t size, const fokus_tensor *t, int64_t i)
-{
-    int64_t idx[FOKUS_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        idx[d] = t->shape[d] ? i % t->shape[d] : 0;
-        i = t->shape[d] ? i / t->shape[d] : 0;
-    }
-    size_t len = (size_t)snprintf(buf, size, "[");
-    for (int d = 0; d < t->ndim && len < size; d++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%lld", d ? ", " : "", (long long)idx[d] + 1);
-    if (len < size) snprintf(buf + len, size - len, "]");
-    return buf;
-}
-
 /* An f32 contiguous copy (or reference) of a float input, checked to be finite. */
 static fokus_status finite_f32(const char *name, const char *what, const fokus_tensor *src, fokus_tensor *dst,
                                fokus_error *err)
@@ -78,7 +53,7 @@ static fokus_status finite_f32(const char *name, const char *what, const fokus_t
         double v = ((const float *)dst->data)[bad];
         fokus_tensor_release(dst);
         return fokus_fail(err, FOKUS_EINVAL, "mmdit: %s has %s at %s; %s must be finite", name, isnan(v) ? "NaN" : "inf",
-                          where(a, sizeof a, src, bad), what);
+                          fokus_index_where(a, sizeof a, src, bad), what);
     }
     return FOKUS_OK;
 }
@@ -328,10 +303,10 @@ fokus_status fokus_mmdit_forward(fokus_ctx *ctx, const fokus_mmdit *m, const fok
     /* context stream */
     if ((st = fokus_linear_rows(ctx, in.ctx.data, X, RC, &m->ctx_w, m->ctx_b, false, cx, D, err)) != FOKUS_OK) goto done;
     if (trace) {
-        if ((st = keep(&trace->pos_embed, pos, 3, 1, T, D, err)) || (st = keep(&trace->x_tokens, xs, 3, N, T, D, err)) ||
-            (st = keep(&trace->t_freq, tf, 2, N, F, 0, err)) || (st = keep(&trace->t_emb, temb, 2, N, D, 0, err)) ||
-            (A > 0 && (st = keep(&trace->y_emb, yemb, 2, N, D, 0, err))) || (st = keep(&trace->c, cv, 2, N, D, 0, err)) ||
-            (st = keep(&trace->context_tokens, cx, 3, N, Lc, D, err)))
+        if ((st = fokus_trace_keep(&trace->pos_embed, pos, 3, 1, T, D, err)) || (st = fokus_trace_keep(&trace->x_tokens, xs, 3, N, T, D, err)) ||
+            (st = fokus_trace_keep(&trace->t_freq, tf, 2, N, F, 0, err)) || (st = fokus_trace_keep(&trace->t_emb, temb, 2, N, D, 0, err)) ||
+            (A > 0 && (st = fokus_trace_keep(&trace->y_emb, yemb, 2, N, D, 0, err))) || (st = fokus_trace_keep(&trace->c, cv, 2, N, D, 0, err)) ||
+            (st = fokus_trace_keep(&trace->context_tokens, cx, 3, N, Lc, D, err)))
             goto done;
         trace->block_x = calloc((size_t)c->depth, sizeof *trace->block_x);
         trace->block_context = calloc((size_t)c->depth, sizeof *trace->block_context);
@@ -426,8 +401,8 @@ fokus_status fokus_mmdit_forward(fokus_ctx *ctx, const fokus_mmdit *m, const fok
         fokus_activate(ctx, f, RX * M, FOKUS_ACT_GELU_TANH);
         if ((st = fokus_linear_rows(ctx, f, M, RX, &bx->fc2, bx->b_fc2, false, hx, D, err)) != FOKUS_OK) goto done;
         fokus_gated_add(ctx, xs, D, hx, D, N, T, D, modx + 5 * D, nx * D);
-        if (trace && ((st = keep(&trace->block_x[i], xs, 3, N, T, D, err)) ||
-                      (!bc->pre_only && (st = keep(&trace->block_context[i], cx, 3, N, Lc, D, err)))))
+        if (trace && ((st = fokus_trace_keep(&trace->block_x[i], xs, 3, N, T, D, err)) ||
+                      (!bc->pre_only && (st = fokus_trace_keep(&trace->block_context[i], cx, 3, N, Lc, D, err)))))
             goto done;
     }
     /* final layer: (shift, scale) = split2(Linear(SiLU(c))), then p*p*out values per
@@ -435,7 +410,7 @@ fokus_status fokus_mmdit_forward(fokus_ctx *ctx, const fokus_mmdit *m, const fok
     if ((st = fokus_linear_rows(ctx, sc, D, N, &m->f_ada, m->f_ada_b, false, modx, 2 * D, err)) != FOKUS_OK) goto done;
     fokus_adaln_modulate(ctx, hx, D, xs, D, N, T, D, modx, modx + D, 2 * D, eps);
     if ((st = fokus_linear_rows(ctx, hx, D, RX, &m->f_lin, m->f_lin_b, false, f, PO, err)) != FOKUS_OK) goto done;
-    if (trace && (st = keep(&trace->final_tokens, f, 3, N, T, PO, err)) != FOKUS_OK) goto done;
+    if (trace && (st = fokus_trace_keep(&trace->final_tokens, f, 3, N, T, PO, err)) != FOKUS_OK) goto done;
     fokus_unpatchify(out->data, f, PO, N, OC, H, W, p);
 done:
     if (st != FOKUS_OK) {

@@ -94,6 +94,15 @@ size_t fokus_find_prefixes(const fokus_st_entry *w, size_t n, const char *key, c
 fokus_status fokus_linear_rows(fokus_ctx *ctx, const float *x, int64_t ldx, int64_t rows, const fokus_tensor *w,
                                const float *b, bool acc, float *y, int64_t ldy, fokus_error *err);
 
+/* A new [d0, d1(, d2)] f32 tensor (ndim 2 or 3) holding a copy of src, for the traces
+ * of the forward passes. */
+fokus_status fokus_trace_keep(fokus_tensor *dst, const float *src, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                             fokus_error *err);
+
+/* Writes "[1, 2, 3, 4]", the 1-based position of flat index i in t's shape, into buf
+ * (truncated to size) and returns buf; used in the non-finite input messages. */
+const char *fokus_index_where(char *buf, size_t size, const fokus_tensor *t, int64_t i);
+
 /* ------------------------------------------------------------ clip_tiny.c */
 
 /* Appends a new f32 tensor `name` [shape] to the growing array (*e, *n, *cap) of the

@@ -97,25 +97,9 @@ static fokus_status load_block(const fokus_wset *ws, fokus_dit *m, int64_t i)
  * appears. */
 static fokus_status find_prefix(fokus_dit *m, const fokus_st_entry *w, size_t n, const char *prefix, fokus_error *err)
 {
-    if (prefix) {
-        m->prefix = strdup(prefix);
-        return m->prefix ? FOKUS_OK : fokus_fail(err, FOKUS_ENOMEM, "dit: out of memory");
-    }
-    char *c[8];
-    size_t k = fokus_find_prefixes(w, n, "y_embedder.embedding_table.weight", c, 8);
-    if (k == 0) return not_a_dit(w, n, "under any prefix", err);
-    if (k > 1) {
-        char list[400] = "";
-        for (size_t i = 0; i < k; i++) {
-            size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", c[i]);
-        }
-        for (size_t i = 0; i < k; i++) free(c[i]);
-        return fokus_fail(err, FOKUS_EINVAL, "dit: the weights hold %zu DiTs (prefixes %s); choose one with opts.prefix", k,
-                          list);
-    }
-    m->prefix = c[0];
-    return FOKUS_OK;
+    fokus_status st = fokus_pick_prefix(w, n, prefix, "y_embedder.embedding_table.weight", "dit", "DiTs", &m->prefix, err);
+    if (st == FOKUS_OK && !m->prefix) return not_a_dit(w, n, "under any prefix", err);
+    return st;
 }
 
 fokus_status fokus_dit_new(fokus_dit **out, const fokus_st_entry *weights, size_t n, const char *prefix,
@@ -141,16 +125,7 @@ fokus_status fokus_dit_new(fokus_dit **out, const fokus_st_entry *weights, size_
         goto fail;
     }
     /* sizes from the shapes */
-    const fokus_tensor *xw = fokus_wset_find(&ws, "x_embedder.proj.weight");
-    if (!xw || xw->ndim != 4 || xw->shape[2] != xw->shape[3] || xw->shape[2] < 1) {
-        st = xw ? fokus_fail(err, FOKUS_EFORMAT, "dit: '%sx_embedder.proj.weight' has shape %s, expected [D, C, p, p]",
-                             m->prefix, fokus_shape_str(xw, sb, sizeof sb))
-                : fokus_fail(err, FOKUS_EFORMAT, "dit: missing tensor '%sx_embedder.proj.weight'", m->prefix);
-        goto fail;
-    }
-    c->hidden_size = xw->shape[0];
-    c->in_channels = xw->shape[1];
-    c->patch_size = xw->shape[2];
+    if ((st = fokus_wset_patch_embed(&ws, &c->hidden_size, &c->in_channels, &c->patch_size))) goto fail;
     const int64_t D = c->hidden_size, C = c->in_channels, p = c->patch_size;
     const fokus_tensor *t1 = fokus_wset_find(&ws, "t_embedder.mlp.0.weight");
     c->freq_dim = t1 && t1->ndim == 2 ? t1->shape[1] : 256;

@@ -85,25 +85,9 @@ static fokus_status not_an_mmdit(const fokus_st_entry *w, size_t n, const char *
 
 static fokus_status find_prefix(fokus_mmdit *m, const fokus_st_entry *w, size_t n, const char *prefix, fokus_error *err)
 {
-    if (prefix) {
-        m->prefix = strdup(prefix);
-        return m->prefix ? FOKUS_OK : fokus_fail(err, FOKUS_ENOMEM, "mmdit: out of memory");
-    }
-    char *c[8];
-    size_t k = fokus_find_prefixes(w, n, "context_embedder.weight", c, 8);
-    if (k == 0) return not_an_mmdit(w, n, "under any prefix", err);
-    if (k > 1) {
-        char list[400] = "";
-        for (size_t i = 0; i < k; i++) {
-            size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", c[i]);
-        }
-        for (size_t i = 0; i < k; i++) free(c[i]);
-        return fokus_fail(err, FOKUS_EINVAL, "mmdit: the weights hold %zu MMDiTs (prefixes %s); choose one with opts.prefix",
-                          k, list);
-    }
-    m->prefix = c[0];
-    return FOKUS_OK;
+    fokus_status st = fokus_pick_prefix(w, n, prefix, "context_embedder.weight", "mmdit", "MMDiTs", &m->prefix, err);
+    if (st == FOKUS_OK && !m->prefix) return not_an_mmdit(w, n, "under any prefix", err);
+    return st;
 }
 
 /* attn (or attn2) of one stream: qkv, proj unless pre_only, qk-norm vectors */
@@ -209,16 +193,7 @@ fokus_status fokus_mmdit_new(fokus_mmdit **out, const fokus_st_entry *weights, s
         goto fail;
     }
     /* sizes from the shapes */
-    const fokus_tensor *xw = fokus_wset_find(&ws, "x_embedder.proj.weight");
-    if (!xw || xw->ndim != 4 || xw->shape[2] != xw->shape[3] || xw->shape[2] < 1) {
-        st = xw ? fokus_fail(err, FOKUS_EFORMAT, "mmdit: '%sx_embedder.proj.weight' has shape %s, expected [D, C, p, p]",
-                             m->prefix, fokus_shape_str(xw, sb, sizeof sb))
-                : fokus_fail(err, FOKUS_EFORMAT, "mmdit: missing tensor '%sx_embedder.proj.weight'", m->prefix);
-        goto fail;
-    }
-    c->hidden_size = xw->shape[0];
-    c->in_channels = xw->shape[1];
-    c->patch_size = xw->shape[2];
+    if ((st = fokus_wset_patch_embed(&ws, &c->hidden_size, &c->in_channels, &c->patch_size))) goto fail;
     const int64_t D = c->hidden_size, C = c->in_channels, p = c->patch_size;
     int64_t rows = 0, cols = 0;
     if ((st = dims2(&ws, "t_embedder.mlp.0.weight", &rows, &c->freq_dim)) ||

@@ -88,6 +88,15 @@ const char *fokus_guess_family(const fokus_st_entry *w, size_t n);
  * appears, for every occurrence: up to max strdup'ed prefixes into out, returns the count
  * (names matching the key only as a suffix of a longer component are skipped). */
 size_t fokus_find_prefixes(const fokus_st_entry *w, size_t n, const char *key, char **out, size_t max);
+/* The prefix of the one model in `w`: a copy of `prefix` when given, else the prefix of the
+ * only tensor named `...key` (*out NULL when there is none, so the caller can say which
+ * family the weights look like). Several candidates: FOKUS_EINVAL listing them, naming
+ * `fname` and the model kind `what` ("DiTs"). *out is freed by the caller. */
+fokus_status fokus_pick_prefix(const fokus_st_entry *w, size_t n, const char *prefix, const char *key,
+                               const char *fname, const char *what, char **out, fokus_error *err);
+/* Hidden size, input channels and patch size from the patch embedding
+ * `x_embedder.proj.weight` [D, C, p, p] (DiT and MMDiT name it alike). */
+fokus_status fokus_wset_patch_embed(const fokus_wset *ws, int64_t *D, int64_t *C, int64_t *p);
 
 /* y[rows, N] (+)= x[rows, K] · Wᵀ + b for a checkpoint matrix W [N, K] (f32/f16/bf16,
  * rows with unit stride, used in place). acc: add into y. b may be NULL. */

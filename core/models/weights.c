@@ -148,3 +148,41 @@ size_t fokus_find_prefixes(const fokus_st_entry *w, size_t n, const char *key, c
     }
     return k;
 }
+
+fokus_status fokus_pick_prefix(const fokus_st_entry *w, size_t n, const char *prefix, const char *key,
+                               const char *fname, const char *what, char **out, fokus_error *err)
+{
+    *out = NULL;
+    if (prefix) {
+        *out = strdup(prefix);
+        return *out ? FOKUS_OK : fokus_fail(err, FOKUS_ENOMEM, "%s: out of memory", fname);
+    }
+    char *c[8];
+    size_t k = fokus_find_prefixes(w, n, key, c, 8);
+    if (k == 1) *out = c[0];
+    if (k <= 1) return FOKUS_OK;
+    char list[400] = "";
+    for (size_t i = 0; i < k; i++) {
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s'%s'", i ? ", " : "", c[i]);
+        free(c[i]);
+    }
+    return fokus_fail(err, FOKUS_EINVAL, "%s: the weights hold %zu %s (prefixes %s); choose one with opts.prefix", fname,
+                      k, what, list);
+}
+
+fokus_status fokus_wset_patch_embed(const fokus_wset *ws, int64_t *D, int64_t *C, int64_t *p)
+{
+    char sb[128];
+    const fokus_tensor *xw = fokus_wset_find(ws, "x_embedder.proj.weight");
+    if (!xw)
+        return fokus_fail(ws->err, FOKUS_EFORMAT, "%s: missing tensor '%sx_embedder.proj.weight'", ws->family,
+                          ws->prefix);
+    if (xw->ndim != 4 || xw->shape[2] != xw->shape[3] || xw->shape[2] < 1)
+        return fokus_fail(ws->err, FOKUS_EFORMAT, "%s: '%sx_embedder.proj.weight' has shape %s, expected [D, C, p, p]",
+                          ws->family, ws->prefix, fokus_shape_str(xw, sb, sizeof sb));
+    *D = xw->shape[0];
+    *C = xw->shape[1];
+    *p = xw->shape[2];
+    return FOKUS_OK;
+}

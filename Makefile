@@ -8,6 +8,10 @@
 #                   at full strength and the FMA peak, measured in the same run
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make LUA=luajit|5.3|5.4   the module for that interpreter (default 5.4), in its own
+#                   build dir (build/luajit/, build/lua5.3/; 5.4 in build/); installs the
+#                   interpreter's Debian packages when missing. `make install LUA=...`
+#                   installs into that interpreter's paths. build/fokus is always Lua 5.4.
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
 #   make test SANITIZE=1 BUILD=build-asan   everything under ASan + UBSan
 
@@ -16,20 +20,47 @@ DESTDIR     ?=
 CC          ?= cc
 BUILD       ?= build
 FUZZ_SECONDS ?= 60
+
+# The interpreter the module is built for (bindings/lcompat.h holds the differences).
+# LuaJIT speaks the 5.1 API: its paths are the 5.1 ones. Each gets its own build dir,
+# sharing $(BUILD)/libfokus.a (core/ has no Lua in it).
+LUA         ?= 5.4
+LUA_NAME    := $(patsubst lua%,%,$(notdir $(LUA)))
+ifeq ($(LUA_NAME),5.4)
 LUA_VERSION := 5.4
+LUA_PC      := lua5.4
+LUA_BUILD   := $(BUILD)
+LUA_DEBS    := lua5.4 liblua5.4-dev
+else ifeq ($(LUA_NAME),5.3)
+LUA_VERSION := 5.3
+LUA_PC      := lua5.3
+LUA_BUILD   := $(BUILD)/lua5.3
+LUA_DEBS    := lua5.3 liblua5.3-dev
+else ifneq ($(filter $(LUA_NAME),jit 5.1),)
+LUA_VERSION := 5.1
+LUA_PC      := luajit
+LUA_BUILD   := $(BUILD)/luajit
+LUA_DEBS    := luajit libluajit-5.1-dev
+else
+$(error LUA=$(LUA): expected luajit, 5.3 or 5.4)
+endif
 
 # Debian packages the build, tests and demo need (checked by `make deps`).
 DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjansson-dev \
-                libutf8proc-dev zlib1g-dev pkg-config
+                libutf8proc-dev zlib1g-dev pkg-config $(LUA_DEBS)
+# The other hosts `make test` runs the suite under: installed like the rest when root;
+# without them (and not root) their runs are skipped with a note.
+HOST_PACKAGES := luajit libluajit-5.1-dev lua5.3 liblua5.3-dev neovim
 
-LUA_CFLAGS  := $(shell pkg-config --cflags lua$(LUA_VERSION) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
-LUA_LIBS    := $(shell pkg-config --libs lua$(LUA_VERSION) 2>/dev/null || echo -llua$(LUA_VERSION))
+LUA_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/$(LUA_PC))
+# build/fokus embeds Lua 5.4 whatever LUA says (it is only built when LUA=5.4).
+LUA_LIBS    := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 # Install paths: pkg-config's when PREFIX is Lua's own prefix (/usr on Debian), else the
 # PREFIX-relative paths that lua5.4's default package.path/cpath search (/usr/local/...).
-LUA_PREFIX  := $(shell pkg-config --variable=prefix lua$(LUA_VERSION) 2>/dev/null)
+LUA_PREFIX  := $(shell pkg-config --variable=prefix $(LUA_PC) 2>/dev/null)
 ifeq ($(PREFIX),$(LUA_PREFIX))
-LUA_LMOD    := $(shell pkg-config --variable=INSTALL_LMOD lua$(LUA_VERSION))
-LUA_CMOD    := $(shell pkg-config --variable=INSTALL_CMOD lua$(LUA_VERSION))
+LUA_LMOD    := $(shell pkg-config --variable=INSTALL_LMOD $(LUA_PC))
+LUA_CMOD    := $(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))
 else
 LUA_LMOD    := $(PREFIX)/share/lua/$(LUA_VERSION)
 LUA_CMOD    := $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -67,7 +98,7 @@ DEP_LIBS    := -ljansson -lutf8proc -lz -lstb -lm -lpthread
 CORE_SRC    := $(sort $(wildcard core/*/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 BIND_SRC    := $(filter-out bindings/host.c,$(sort $(wildcard bindings/*.c)))
-BIND_OBJ    := $(BIND_SRC:%.c=$(BUILD)/%.o)
+BIND_OBJ    := $(BIND_SRC:%.c=$(LUA_BUILD)/%.o)
 CTEST_SRC   := $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 BENCH_SRC   := $(sort $(wildcard tests/bench/bench_*.c))
@@ -80,7 +111,7 @@ endif
 FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 LIB         := $(BUILD)/libfokus.a
-MODULE      := $(BUILD)/lua/fokus/core.so
+MODULE      := $(LUA_BUILD)/lua/fokus/core.so
 HOST        := $(BUILD)/fokus
 
 # The random generator must give the same numbers with and without FMA contraction.
@@ -93,7 +124,8 @@ $(BUILD)/core/base/rng.o: CFLAGS_EXTRA := -ffp-contract=off
 all: deps
 	@$(MAKE) --no-print-directory programs
 
-programs: $(LIB) $(MODULE) $(HOST)
+# build/fokus is a Lua 5.4 program: other LUA= builds make the module only.
+programs: $(LIB) $(MODULE) $(if $(filter 5.4,$(LUA_VERSION)),$(HOST))
 
 module: $(MODULE)
 
@@ -112,11 +144,29 @@ deps:
 	  else \
 	    echo "fokus: missing Debian packages:$$missing; install them with: sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
+	fi; \
+	missing=""; for p in $(OPTIONAL_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "fokus: installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+	      echo "fokus: could not install$$missing: the tests that need them are skipped" >&2; \
+	  else \
+	    echo "fokus: optional Debian packages missing:$$missing (sudo apt-get install -y$$missing); the tests that need them are skipped" >&2; \
+	  fi; \
 	fi
 
 HEADERS     := $(wildcard core/*.h core/*/*.h bindings/*.h)
+CORE_HEADERS := $(wildcard core/*.h core/*/*.h)
 
-$(BUILD)/%.o: %.c $(HEADERS)
+# core/ has no Lua in it: one set of objects for every LUA=.
+$(BUILD)/core/%.o: core/%.c $(CORE_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_EXTRA) -c $< -o $@
+
+$(LUA_BUILD)/bindings/%.o: bindings/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_EXTRA) $(LUA_CFLAGS) -c $< -o $@
 
@@ -166,8 +216,13 @@ TEST_ENV    := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print
                ASAN_OPTIONS=detect_leaks=0
 endif
 
+# The suite runs under Lua 5.4, then LuaJIT and 5.3 when they are installed (the
+# module is built for each), and in headless Neovim (tests/hosts/nvim.lua).
+test: OPTIONAL_PACKAGES := $(HOST_PACKAGES)
 test: deps
 	@$(MAKE) --no-print-directory programs $(CTEST_BIN)
+	@if [ -f /usr/include/luajit-2.1/lua.h ]; then $(MAKE) --no-print-directory LUA=luajit programs || exit 1; fi
+	@if [ -f /usr/include/lua5.3/lua.h ]; then $(MAKE) --no-print-directory LUA=5.3 programs || exit 1; fi
 	@BUILD=$(BUILD) $(TEST_ENV) sh tests/run
 
 check: test

@@ -16,7 +16,10 @@ static int l_attend(lua_State *L)
     if (lua_istable(L, 4) && lua_getfield(L, 4, "scale") != LUA_TNIL) {
         lua_pop(L, 1);
         if (!(o.scale > 0) && !(o.scale < 0))
-            luaL_error(L, "attend: option 'scale' must be a non-zero finite number, got %f", o.scale);
+        {
+            char b[LC_NUMBUF];
+            luaL_error(L, "attend: option 'scale' must be a non-zero finite number, got %s", lc_fmtnum(b, o.scale));
+        }
     } else if (lua_istable(L, 4)) {
         lua_pop(L, 1);
     }

@@ -79,15 +79,16 @@ static void read_config(lua_State *L, int opts, fokus_dit_config *c, extra_confi
 static const char *check_extra(lua_State *L, const fokus_dit *m, const extra_config *x)
 {
     const fokus_dit_config *c = fokus_dit_get_config(m);
+    char nb[LC_NUMBUF];
     if (x->learn_sigma >= 0 && x->learn_sigma != (int)c->learn_sigma)
         return lua_pushfstring(L, "dit: config learn_sigma = %s, but the weights have out_channels %d with in_channels %d",
                                x->learn_sigma ? "true" : "false", (int)c->out_channels, (int)c->in_channels);
     if (x->mlp_ratio > 0 && fabs(x->mlp_ratio * (double)c->hidden_size - (double)c->mlp_hidden) >= 1)
-        return lua_pushfstring(L, "dit: config mlp_ratio = %f, but the weights have an MLP of %d for width %d",
-                               x->mlp_ratio, (int)c->mlp_hidden, (int)c->hidden_size);
+        return lua_pushfstring(L, "dit: config mlp_ratio = %s, but the weights have an MLP of %d for width %d",
+                               lc_fmtnum(nb, x->mlp_ratio), (int)c->mlp_hidden, (int)c->hidden_size);
     if (x->class_dropout_prob >= 0 && (x->class_dropout_prob > 0) != c->null_class)
-        return lua_pushfstring(L, "dit: config class_dropout_prob = %f, but the label table %s a null class (%d rows for %d classes)",
-                               x->class_dropout_prob, c->null_class ? "has" : "has no",
+        return lua_pushfstring(L, "dit: config class_dropout_prob = %s, but the label table %s a null class (%d rows for %d classes)",
+                               lc_fmtnum(nb, x->class_dropout_prob), c->null_class ? "has" : "has no",
                                (int)(c->num_classes + c->null_class), (int)c->num_classes);
     return NULL;
 }

@@ -337,7 +337,8 @@ static int l_memory(lua_State *L)
         lua_getfield(L, 1, "limit");
         bool given = !lua_isnil(L, -1);
         lua_pop(L, 1);
-        if (given && limit < 0) luaL_error(L, "memory: option 'limit' must be >= 0 bytes, got %I", limit);
+        char b[LC_NUMBUF];
+        if (given && limit < 0) luaL_error(L, "memory: option 'limit' must be >= 0 bytes, got %s", lc_fmtint(b, limit));
         if (given) fokus_allocator_set_limit(a, (size_t)limit);
     }
     if (lf_optbool(L, 1, "memory", "release", 0)) fokus_ctx_trim(ctx);

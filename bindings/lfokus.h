@@ -17,6 +17,7 @@
 #include <lua.h>
 
 #include "fokus.h"
+#include "lcompat.h" /* LuaJIT / 5.3 / 5.4: what the binding may use */
 
 #define LF_TENSOR "fokus.Tensor"
 #define LF_TOKENIZER "fokus.Tokenizer"

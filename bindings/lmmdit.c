@@ -93,9 +93,10 @@ static void read_config(lua_State *L, int opts, fokus_mmdit_config *c, extra_con
 static const char *check_extra(lua_State *L, const fokus_mmdit *m, const extra_config *x, int layers)
 {
     const fokus_mmdit_config *c = fokus_mmdit_get_config(m);
+    char nb[LC_NUMBUF];
     if (x->mlp_ratio > 0 && fabs(x->mlp_ratio * (double)c->hidden_size - (double)c->mlp_hidden) >= 1)
-        return lua_pushfstring(L, "mmdit: config mlp_ratio = %f, but the weights have an MLP of %d for width %d",
-                               x->mlp_ratio, (int)c->mlp_hidden, (int)c->hidden_size);
+        return lua_pushfstring(L, "mmdit: config mlp_ratio = %s, but the weights have an MLP of %d for width %d",
+                               lc_fmtnum(nb, x->mlp_ratio), (int)c->mlp_hidden, (int)c->hidden_size);
     const char *qk = fokus_qk_norm_name(c->qk_norm);
     if (x->qk_norm && strcmp(x->qk_norm, qk) != 0)
         return lua_pushfstring(L, "mmdit: config qk_norm = '%s', but the weights have %s", x->qk_norm,

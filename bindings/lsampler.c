@@ -235,10 +235,11 @@ static int l_latent_preview(lua_State *L)
 static int l_isatty(lua_State *L)
 {
     int fd;
-    luaL_Stream *f = luaL_testudata(L, 1, LUA_FILEHANDLE);
-    if (f) {
-        if (!f->closef) lf_argerror(L, 1, "file is closed");
-        fd = fileno(f->f);
+    int closed;
+    FILE *f = lc_tofile(L, 1, &closed);
+    if (f || closed) {
+        if (closed) lf_argerror(L, 1, "file is closed");
+        fd = fileno(f);
     } else if (lua_isinteger(L, 1)) {
         lua_Integer n = lua_tointeger(L, 1);
         if (n < 0 || n > 65535) lf_argerror(L, 1, "expected a file descriptor 0..65535, got %d", (int)n);

@@ -122,7 +122,11 @@ static void nested_fill(lua_State *L, int level, int nd, const int64_t *shape, f
                 int64_t lo = t->dtype == FOKUS_U8 ? 0 : t->dtype == FOKUS_I32 ? INT32_MIN : INT64_MIN;
                 int64_t hi = t->dtype == FOKUS_U8 ? 255 : t->dtype == FOKUS_I32 ? INT32_MAX : INT64_MAX;
                 if (iv < lo || iv > hi)
-                    luaL_error(L, "tensor: element %s (%I) does not fit %s", path, iv, fokus_dtype_name(t->dtype));
+                    {
+                    char b[LC_NUMBUF];
+                    luaL_error(L, "tensor: element %s (%s) does not fit %s", path, lc_fmtint(b, iv),
+                               fokus_dtype_name(t->dtype));
+                }
                 /* store exactly, also beyond 2^53 */
                 char *p = (char *)t->data + (*flat) * (int64_t)fokus_dtype_size(t->dtype);
                 if (t->dtype == FOKUS_I64) *(int64_t *)p = iv;
@@ -131,7 +135,8 @@ static void nested_fill(lua_State *L, int level, int nd, const int64_t *shape, f
                 (*flat)++;
                 return;
             } else if (v != floor(v) || !isfinite(v)) {
-                luaL_error(L, "tensor: element %s is %f, not an integer for dtype %s", path, v,
+                char b[LC_NUMBUF];
+                luaL_error(L, "tensor: element %s is %s, not an integer for dtype %s", path, lc_fmtnum(b, v),
                            fokus_dtype_name(t->dtype));
             } else {
                 lua_Integer iv = 0;

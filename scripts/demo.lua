@@ -27,7 +27,17 @@ for w in prompt:gsub("[%(%)%[%]]", " "):gsub(":[%d.]+", " "):gmatch("%S+") do wo
 
 local function seed_of(word)
   local h = 2166136261
-  for i = 1, #word do h = ((h ~ word:byte(i)) * 16777619) & 0xffffffff end
+  -- FNV-1a in arithmetic only (LuaJIT has no bit operators): the xor touches the low
+  -- byte; h * 16777619 mod 2^32 is split so every product stays exact in a double
+  for i = 1, #word do
+    local lo, c, x, bit = h % 256, word:byte(i), 0, 1
+    for _ = 1, 8 do
+      if (lo % 2) ~= (c % 2) then x = x + bit end
+      lo, c, bit = math.floor(lo / 2), math.floor(c / 2), bit * 2
+    end
+    h = h - h % 256 + x
+    h = ((h % 256) * 16777216 + h * 403) % 4294967296
+  end
   return h
 end
 

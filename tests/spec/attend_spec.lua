@@ -6,7 +6,7 @@ local function naive(q, k, v, scale, visible)
   local out, lse = {}, {}
   local Hq, Hkv = #q, #k
   for h = 1, Hq do
-    local g = (h - 1) // (Hq // Hkv) + 1
+    local g = math.floor((h - 1) / (Hq / Hkv)) + 1
     out[h], lse[h] = {}, {}
     for i = 1, #q[h] do
       local s, m = {}, -math.huge

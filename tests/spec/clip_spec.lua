@@ -54,7 +54,7 @@ describe('fokus.clip', function()
     -- same seed, same model; causal: positions before EOS ignore the padding
     local a = fokus.clip.tiny{seed = 3}:forward({ids}).last_hidden_state
     assert.are.same(cond:totable(), a:totable())
-    local ids0 = {table.unpack(ids)}
+    local ids0 = {H.unpack(ids)}
     for i = 5, 77 do ids0[i] = 0 end
     local b = m:forward({ids0}).last_hidden_state
     assert.is_true(H.maxdiff(a:narrow(2, 1, 4), b:narrow(2, 1, 4)) < 1e-5)

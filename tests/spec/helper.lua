@@ -3,7 +3,10 @@
 local root = os.getenv('FOKUS_ROOT') or '.'
 local build = os.getenv('FOKUS_BUILD') or (root .. '/build')
 package.path = root .. '/nodes/?.lua;' .. root .. '/nodes/?/init.lua;' .. package.path
-package.cpath = build .. '/lua/?.so;' .. package.cpath
+-- The module built for this interpreter (make LUA=luajit|5.3|5.4): build/luajit/,
+-- build/lua5.3/, or build/ itself for 5.4.
+local sub = (rawget(_G, 'jit') and '/luajit') or (_VERSION == 'Lua 5.3' and '/lua5.3') or ''
+package.cpath = build .. sub .. '/lua/?.so;' .. package.cpath
 
 local H = {}
 
@@ -37,6 +40,28 @@ function H.maxabs(a)
     if math.abs(v) > m then m = math.abs(v) end
   end
   return m
+end
+
+-- The specs run under Lua 5.4, 5.3 and LuaJIT (the 5.1 language): these smooth over
+-- what differs. H.integers: the interpreter has an integer subtype (5.3+).
+H.integers = math.type ~= nil
+H.unpack = table.unpack or rawget(_G, 'unpack')
+
+-- An integer as fokus returns it: math.type 'integer' where that exists, else an
+-- integral number (LuaJIT has doubles only).
+function H.is_integer(x)
+  if H.integers then return math.type(x) == 'integer' end
+  return type(x) == 'number' and x == math.floor(x)
+end
+
+-- n (0 <= n < 2^53) as 8 little-endian bytes, i.e. string.pack('<I8', n) (5.3+ only).
+function H.u64le(n)
+  local b = {}
+  for i = 1, 8 do
+    b[i] = string.char(n % 256)
+    n = math.floor(n / 256)
+  end
+  return table.concat(b)
 end
 
 _G.fokus_test = H

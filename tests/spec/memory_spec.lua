@@ -1,4 +1,5 @@
 local fokus = require 'fokus'
+local H = require 'tests.spec.helper'
 
 local MiB = 1024 * 1024
 
@@ -34,7 +35,7 @@ describe('memory', function()
     collectgarbage()
     local m = fokus.memory{release = true}
     for _, k in ipairs{'live', 'cached', 'peak', 'limit', 'allocs', 'reuses'} do
-      assert.is_true(math.type(m[k]) == 'integer', k)
+      assert.is_true(H.is_integer(m[k]), k)
     end
     local t = fokus.zeros{1024, 1024}
     local m1 = fokus.memory()

@@ -26,6 +26,10 @@ FUZZ_SECONDS ?= 60
 # sharing $(BUILD)/libfokus.a (core/ has no Lua in it).
 LUA         ?= 5.4
 LUA_NAME    := $(patsubst lua%,%,$(notdir $(LUA)))
+# an interpreter named otherwise (LUA=/usr/bin/lua, as luarocks passes it) is asked
+ifeq ($(filter 5.4 5.3 5.1 jit,$(LUA_NAME)),)
+LUA_NAME    := $(shell $(LUA) -e 'io.write(rawget(_G, "jit") and "jit" or _VERSION:sub(5))' 2>/dev/null)
+endif
 ifeq ($(LUA_NAME),5.4)
 LUA_VERSION := 5.4
 LUA_PC      := lua5.4
@@ -42,7 +46,7 @@ LUA_PC      := luajit
 LUA_BUILD   := $(BUILD)/luajit
 LUA_DEBS    := luajit libluajit-5.1-dev
 else
-$(error LUA=$(LUA): expected luajit, 5.3 or 5.4)
+$(error LUA=$(LUA): expected luajit, 5.3 or 5.4 (or the path of one of them))
 endif
 
 # Debian packages the build, tests and demo need (checked by `make deps`).

@@ -7,12 +7,13 @@ source = {
 description = {
    summary = "SIMD flash attention, CLIP tokenizer and encoder, DiT blocks for Lua workflow scripts",
    detailed = [[
-fokus is a C library with a vectorized attention core, exposed to Lua 5.4 as the
-module `fokus` (tokenize, weight, encode, attend, dit_step).]],
+fokus is a C library with a vectorized attention core, exposed to Lua as the module
+`fokus` (tokenize, weight, encode, attend, dit_step). One source builds for Lua 5.4,
+Lua 5.3 and LuaJIT 2.1 (Neovim, OpenResty, LÖVE, mpv, ...).]],
    license = "MIT"
 }
 dependencies = {
-   "lua >= 5.4, < 5.5"
+   "lua >= 5.1, < 5.5"  -- LuaJIT 2.1, 5.3 or 5.4 (not PUC 5.1 or 5.2: bindings/lcompat.h says so)
 }
 external_dependencies = {
    JANSSON = { header = "jansson.h" },
@@ -23,10 +24,12 @@ build = {
    type = "make",
    build_target = "module",
    build_variables = {
+      LUA = "$(LUA)",
       LUA_INCDIR = "$(LUA_INCDIR)",
    },
    install_target = "install",
    install_variables = {
+      LUA = "$(LUA)",
       LUADIR = "$(LUADIR)",
       LIBDIR = "$(LIBDIR)",
       PREFIX = "$(PREFIX)",

@@ -8,8 +8,8 @@
 #                   at full strength and the FMA peak, measured in the same run
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make LUA=luajit|5.3|5.4   the module for that interpreter (default 5.4), in its own
-#                   build dir (build/luajit/, build/lua5.3/; 5.4 in build/); installs the
+#   make LUA=luajit|5.2|5.3|5.4   the module for that interpreter (default 5.4), in its
+#                   own build dir (build/luajit/, build/lua5.2/, build/lua5.3/; 5.4 in build/); installs the
 #                   interpreter's Debian packages when missing. `make install LUA=...`
 #                   installs into that interpreter's paths. build/fokus is always Lua 5.4.
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
@@ -27,7 +27,7 @@ FUZZ_SECONDS ?= 60
 LUA         ?= 5.4
 LUA_NAME    := $(patsubst lua%,%,$(notdir $(LUA)))
 # an interpreter named otherwise (LUA=/usr/bin/lua, as luarocks passes it) is asked
-ifeq ($(filter 5.4 5.3 5.1 jit,$(LUA_NAME)),)
+ifeq ($(filter 5.4 5.3 5.2 5.1 jit,$(LUA_NAME)),)
 LUA_NAME    := $(shell $(LUA) -e 'io.write(rawget(_G, "jit") and "jit" or _VERSION:sub(5))' 2>/dev/null)
 endif
 ifeq ($(LUA_NAME),5.4)
@@ -40,13 +40,18 @@ LUA_VERSION := 5.3
 LUA_PC      := lua5.3
 LUA_BUILD   := $(BUILD)/lua5.3
 LUA_DEBS    := lua5.3 liblua5.3-dev
+else ifeq ($(LUA_NAME),5.2)
+LUA_VERSION := 5.2
+LUA_PC      := lua5.2
+LUA_BUILD   := $(BUILD)/lua5.2
+LUA_DEBS    := lua5.2 liblua5.2-dev
 else ifneq ($(filter $(LUA_NAME),jit 5.1),)
 LUA_VERSION := 5.1
 LUA_PC      := luajit
 LUA_BUILD   := $(BUILD)/luajit
 LUA_DEBS    := luajit libluajit-5.1-dev
 else
-$(error LUA=$(LUA): expected luajit, 5.3 or 5.4 (or the path of one of them))
+$(error LUA=$(LUA): expected luajit, 5.2, 5.3 or 5.4 (or the path of one of them))
 endif
 
 # Debian packages the build, tests and demo need (checked by `make deps`).
@@ -54,7 +59,7 @@ DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjanss
                 libutf8proc-dev zlib1g-dev pkg-config $(LUA_DEBS)
 # The other hosts `make test` runs the suite under: installed like the rest when root;
 # without them (and not root) their runs are skipped with a note.
-HOST_PACKAGES := luajit libluajit-5.1-dev lua5.3 liblua5.3-dev neovim
+HOST_PACKAGES := luajit libluajit-5.1-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev neovim
 
 LUA_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/$(LUA_PC))
 # build/fokus embeds Lua 5.4 whatever LUA says (it is only built when LUA=5.4).
@@ -220,13 +225,14 @@ TEST_ENV    := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print
                ASAN_OPTIONS=detect_leaks=0
 endif
 
-# The suite runs under Lua 5.4, then LuaJIT and 5.3 when they are installed (the
+# The suite runs under Lua 5.4, then LuaJIT, 5.3 and 5.2 when they are installed (the
 # module is built for each), and in headless Neovim (tests/hosts/nvim.lua).
 test: OPTIONAL_PACKAGES := $(HOST_PACKAGES)
 test: deps
 	@$(MAKE) --no-print-directory programs $(CTEST_BIN)
 	@if [ -f /usr/include/luajit-2.1/lua.h ]; then $(MAKE) --no-print-directory LUA=luajit programs || exit 1; fi
 	@if [ -f /usr/include/lua5.3/lua.h ]; then $(MAKE) --no-print-directory LUA=5.3 programs || exit 1; fi
+	@if [ -f /usr/include/lua5.2/lua.h ]; then $(MAKE) --no-print-directory LUA=5.2 programs || exit 1; fi
 	@BUILD=$(BUILD) $(TEST_ENV) sh tests/run
 
 check: test

@@ -1,31 +1,35 @@
 /*
- * The one place where the Lua versions differ: the binding is written against the Lua 5.4
- * C API, restricted to what this header makes work (and behave the same) under LuaJIT
- * 2.1 (the 5.1 API), Lua 5.3 and Lua 5.4.
+ * The one place where the Lua versions differ. The binding is written against the Lua 5.4
+ * C API, restricted to what this header makes work, with the same behaviour and the same
+ * error texts, under LuaJIT 2.1 (the 5.1 API: Neovim, OpenResty, LÖVE, OBS), Lua 5.2
+ * (Debian's mpv), Lua 5.3 and Lua 5.4. Every binding source gets it through lfokus.h.
  *
  * Write 5.4-style code with these rules:
  * - Userdata: lua_newuserdatauv(L, size, 0 or 1). The one user value is a TABLE (LuaJIT
- *   keeps it in the function environment slot, which takes tables only), set and read with
+ *   keeps it in the environment slot, which takes tables only), set and read with
  *   lua_setiuservalue(L, idx, 1) / lua_getiuservalue(L, idx, 1); never a second one.
  * - Integers: luaL_checkinteger, luaL_optinteger, lua_tointegerx, lua_tointeger and
  *   lua_isinteger behave as in 5.4 everywhere: a float with a fraction is not an integer
- *   ("number has no integer representation"; lua_tointeger gives 0). LuaJIT has no integer
- *   subtype, so there "integer" means a number with an integral value in range, and
- *   lua_pushinteger pushes a double (exact up to 2^53).
- * - Error texts: lua_pushfstring / luaL_error only with %s %d %c %p %%. Format a
- *   lua_Integer with lc_fmtint and a lua_Number with lc_fmtnum into a char[LC_NUMBUF] and
- *   pass it as %s (LuaJIT has no %I and prints %f without the ".0" that 5.3+ adds).
- *   Type errors of luaL_check* name a userdata by its metatable's __name as 5.3+ do.
+ *   ("number has no integer representation"; lua_tointeger gives 0). LuaJIT and 5.2 have
+ *   no integer subtype: there "integer" means a number with an integral value in range,
+ *   and lua_pushinteger pushes a double (exact up to 2^53). LC_HAS_INTEGERS says which.
+ * - Error texts: lua_pushfstring / luaL_error only with %s %d %c %p %% (%d takes an int).
+ *   Format a lua_Integer with lc_fmtint and a lua_Number with lc_fmtnum into a
+ *   char[LC_NUMBUF] and pass it as %s: LuaJIT and 5.2 have no %I and print %f without the
+ *   ".0" that 5.3+ add. (printf-style helpers such as lf_argerror use C's vsnprintf, where
+ *   every format is fine.) Type errors of luaL_check* name a userdata by its metatable's
+ *   __name as 5.3+ do.
  * - Available everywhere (mapped here when the host lacks them): luaL_setfuncs, luaL_newlib,
  *   luaL_testudata, luaL_setmetatable, luaL_newmetatable (sets __name), luaL_checkversion,
  *   luaL_len, luaL_tolstring, luaL_getsubtable, luaL_getmetafield (returns the type),
- *   luaL_typeerror, luaL_pushfail, lua_rawlen, lua_absindex, lua_rawgetp, lua_rawsetp,
- *   lua_geti, lua_seti, lua_getfield / lua_rawgeti / lua_rawget / lua_gettable returning the
- *   type, lua_gc(L, what [, data]), lua_numbertointeger, LUA_OK, LUA_MININTEGER,
- *   LUA_MAXINTEGER, LC_HAS_INTEGERS (1 under 5.3+).
- * - Not available: lua_setiuservalue with n > 1, lua_toclose and <close> (__close is set
- *   anyway and is harmless before 5.4; every object also has a close() method), lua_arith,
- *   lua_compare, lua_callk / continuations, lua_warning, utf8 helpers, LUA_OPBAND & co.
+ *   luaL_typeerror, luaL_argexpected, luaL_pushfail, lua_rawlen, lua_absindex, lua_rawgetp,
+ *   lua_rawsetp, lua_geti, lua_seti, lua_getfield / lua_gettable / lua_rawget / lua_rawgeti /
+ *   lua_rawgetp returning the type, lua_gc(L, what [, data]), lua_numbertointeger, LUA_OK,
+ *   LUA_MININTEGER, LUA_MAXINTEGER; lc_tofile (the FILE of an io library file).
+ * - Not available: more than one user value, lua_toclose and <close> (__close is set anyway
+ *   and is harmless before 5.4; every object also has a close() method), lua_arith,
+ *   lua_compare, lua_rotate, lua_stringtonumber, lua_callk / continuations, lua_resume,
+ *   lua_warning, LUA_OPBAND & co, luaL_Stream (use lc_tofile), LUA_LOADED_TABLE.
  */
 #ifndef LCOMPAT_H
 #define LCOMPAT_H
@@ -40,8 +44,8 @@
 
 #if LUA_VERSION_NUM == 501 && !defined(LUA_OK)
 #error "fokus: of the Lua 5.1 family only LuaJIT 2.1 is supported"
-#elif LUA_VERSION_NUM == 502 || LUA_VERSION_NUM > 504
-#error "fokus: build against LuaJIT 2.1, Lua 5.3 or Lua 5.4"
+#elif LUA_VERSION_NUM > 504
+#error "fokus: build against LuaJIT 2.1, Lua 5.2, 5.3 or 5.4"
 #endif
 
 #define LC_NUMBUF 48
@@ -105,20 +109,25 @@ static inline FILE *lc_tofile(lua_State *L, int idx, int *closed)
 /* ------------------------------------------------------------------ LuaJIT (5.1 API) */
 #if LUA_VERSION_NUM == 501
 
-#define LC_HAS_INTEGERS 0
-#define LUA_MAXINTEGER PTRDIFF_MAX
-#define LUA_MININTEGER PTRDIFF_MIN
 #define lua_rawlen(L, idx) lua_objlen(L, idx)
 #define luaL_checkversion(L) ((void)0)
-
-/* -2^63 <= n < 2^63 (both bounds are exact doubles) */
-#define lua_numbertointeger(n, p) \
-    ((n) >= -9223372036854775808.0 && (n) < 9223372036854775808.0 && (*(p) = (lua_Integer)(n), 1))
 
 static inline int lua_absindex(lua_State *L, int idx)
 {
     return idx > 0 || idx <= LUA_REGISTRYINDEX ? idx : lua_gettop(L) + idx + 1;
 }
+
+#endif
+
+/* ------------------------------------------------------------------ no integer subtype: LuaJIT, 5.2 */
+#if LUA_VERSION_NUM <= 502
+
+#define LC_HAS_INTEGERS 0
+#define LUA_MAXINTEGER PTRDIFF_MAX
+#define LUA_MININTEGER PTRDIFF_MIN
+/* -2^63 <= n < 2^63 (both bounds are exact doubles) */
+#define lua_numbertointeger(n, p) \
+    ((n) >= -9223372036854775808.0 && (n) < 9223372036854775808.0 && (*(p) = (lua_Integer)(n), 1))
 
 /* The getters return the type of the pushed value, as in 5.3+. The parenthesised names
  * call LuaJIT's own functions. */
@@ -165,21 +174,6 @@ static inline void lua_seti(lua_State *L, int idx, lua_Integer n)
     lua_settable(L, idx);
 }
 
-static inline int lua_rawgetp(lua_State *L, int idx, const void *p)
-{
-    idx = lua_absindex(L, idx);
-    lua_pushlightuserdata(L, (void *)p);
-    return lua_rawget(L, idx);
-}
-
-static inline void lua_rawsetp(lua_State *L, int idx, const void *p)
-{
-    idx = lua_absindex(L, idx);
-    lua_pushlightuserdata(L, (void *)p);
-    lua_insert(L, -2);
-    lua_rawset(L, idx);
-}
-
 /* Pushes the field and returns its type when there is one; else pushes nothing and
  * returns LUA_TNIL (5.3+). */
 static inline int lc_getmetafield(lua_State *L, int obj, const char *e)
@@ -198,6 +192,25 @@ static inline int lc_newmetatable(lua_State *L, const char *tname)
     return 1;
 }
 #define luaL_newmetatable(L, tname) lc_newmetatable(L, tname)
+
+#endif /* LUA_VERSION_NUM <= 502 (shims) */
+
+#if LUA_VERSION_NUM == 501
+
+static inline int lua_rawgetp(lua_State *L, int idx, const void *p)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushlightuserdata(L, (void *)p);
+    return lua_rawget(L, idx);
+}
+
+static inline void lua_rawsetp(lua_State *L, int idx, const void *p)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushlightuserdata(L, (void *)p);
+    lua_insert(L, -2);
+    lua_rawset(L, idx);
+}
 
 /* One user value, a table, in the environment slot. */
 static inline int lua_setiuservalue(lua_State *L, int idx, int n)
@@ -237,7 +250,29 @@ static inline int luaL_getsubtable(lua_State *L, int idx, const char *fname)
     return 0;
 }
 
-#endif /* LUA_VERSION_NUM == 501 (shims) */
+#endif
+
+/* ------------------------------------------------------------------ Lua 5.2 */
+#if LUA_VERSION_NUM == 502
+
+static inline int lc_rawgetp(lua_State *L, int idx, const void *p)
+{
+    (lua_rawgetp)(L, idx, p);
+    return lua_type(L, -1);
+}
+#define lua_rawgetp(L, idx, p) lc_rawgetp(L, idx, p)
+
+/* One user value, a table (5.2 takes a table or nil) */
+#define lua_setiuservalue(L, idx, n) (lua_setuservalue(L, idx), 1)
+static inline int lua_getiuservalue(lua_State *L, int idx, int n)
+{
+    (void)n;
+    lua_getuservalue(L, idx);
+    return lua_type(L, -1);
+}
+
+#endif
+
 
 #if LUA_VERSION_NUM < 504
 /* "bad argument #1 to 'f' (number expected, got fokus.Tensor)", as 5.4 writes it */
@@ -255,7 +290,7 @@ static inline int lc_typeerror(lua_State *L, int arg, const char *tname)
 #define luaL_typeerror(L, arg, tname) lc_typeerror(L, arg, tname)
 #endif
 
-#if LUA_VERSION_NUM == 501 /* checkers with the 5.4 semantics and texts */
+#if LUA_VERSION_NUM <= 502 /* checkers with the 5.4 semantics and texts */
 
 /* The integer value of the number (or numeric string) at idx when it has one: an integral
  * value in range, as 5.3+'s lua_tointegerx; *isnum (optional) says whether it had. */
@@ -271,6 +306,7 @@ static inline lua_Integer lc_tointegerx(lua_State *L, int idx, int *isnum)
     return ok ? v : 0;
 }
 #define lua_tointegerx(L, idx, isnum) lc_tointegerx(L, idx, isnum)
+#undef lua_tointeger /* a macro in 5.2 */
 #define lua_tointeger(L, idx) lc_tointegerx(L, idx, NULL)
 
 /* A number (not a string) with an integer value: what 5.3+ calls an integer. */
@@ -334,6 +370,9 @@ static inline void *lc_checkudata(lua_State *L, int arg, const char *tname)
 }
 #define luaL_checkudata(L, arg, tname) lc_checkudata(L, arg, tname)
 
+#endif
+
+#if LUA_VERSION_NUM == 501
 /* tostring(v) as 5.4 writes it (__tostring, __name), pushed; for numbers see lc_fmtnum. */
 static inline const char *luaL_tolstring(lua_State *L, int idx, size_t *len)
 {

@@ -131,7 +131,7 @@ describe('fokus.attend', function()
       end
       local t = assert(fokus.load(shared .. '/oracles/models/' .. case .. '.safetensors'))
       local f = io.open(shared .. '/oracles/models/' .. case .. '.json')
-      local tol = tonumber(f:read('a'):match('"max_abs_err_over_max_abs_ref":%s*([%d.eE+-]+)'))
+      local tol = tonumber(f:read('*a'):match('"max_abs_err_over_max_abs_ref":%s*([%d.eE+-]+)'))
       f:close()
       local q, k, v = t['inputs.q'], t['inputs.k'], t['inputs.v']
       local function check(name, got)

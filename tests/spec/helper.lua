@@ -3,9 +3,10 @@
 local root = os.getenv('FOKUS_ROOT') or '.'
 local build = os.getenv('FOKUS_BUILD') or (root .. '/build')
 package.path = root .. '/nodes/?.lua;' .. root .. '/nodes/?/init.lua;' .. package.path
--- The module built for this interpreter (make LUA=luajit|5.3|5.4): build/luajit/,
--- build/lua5.3/, or build/ itself for 5.4.
-local sub = (rawget(_G, 'jit') and '/luajit') or (_VERSION == 'Lua 5.3' and '/lua5.3') or ''
+-- The module built for this interpreter (make LUA=luajit|5.2|5.3|5.4): build/luajit/,
+-- build/lua5.2/, build/lua5.3/, or build/ itself for 5.4.
+local sub = (rawget(_G, 'jit') and '/luajit') or (_VERSION == 'Lua 5.4' and '') or
+  ('/lua' .. _VERSION:match('%d+%.%d+'))
 package.cpath = build .. sub .. '/lua/?.so;' .. package.cpath
 
 local H = {}
@@ -42,13 +43,13 @@ function H.maxabs(a)
   return m
 end
 
--- The specs run under Lua 5.4, 5.3 and LuaJIT (the 5.1 language): these smooth over
--- what differs. H.integers: the interpreter has an integer subtype (5.3+).
+-- The specs run under Lua 5.4, 5.3, 5.2 and LuaJIT (the 5.1 language): these smooth
+-- over what differs. H.integers: the interpreter has an integer subtype (5.3+).
 H.integers = math.type ~= nil
 H.unpack = table.unpack or rawget(_G, 'unpack')
 
 -- An integer as fokus returns it: math.type 'integer' where that exists, else an
--- integral number (LuaJIT has doubles only).
+-- integral number (LuaJIT and 5.2 have doubles only).
 function H.is_integer(x)
   if H.integers then return math.type(x) == 'integer' end
   return type(x) == 'number' and x == math.floor(x)

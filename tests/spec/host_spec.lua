@@ -9,7 +9,7 @@ local function run(script, args)
   f:close()
   local p = io.popen(string.format('cd / && env -u LUA_PATH -u LUA_CPATH %s/fokus %s %s 2>&1; echo "status=$?"',
     build:sub(1, 1) == '/' and build or (os.getenv('FOKUS_ROOT') or '.') .. '/' .. build, path, args or ''))
-  local out = p:read('a')
+  local out = p:read('*a')
   p:close()
   os.remove(path)
   return out, tonumber(out:match('status=(%d+)'))

@@ -3,6 +3,7 @@
 -- a heat-map PNG. The same computation done here, in the interpreter running the specs,
 -- must give the same picture byte for byte.
 local fokus = require 'fokus'
+local H = require 'tests.spec.helper'
 
 local root = os.getenv('FOKUS_ROOT') or '.'
 local build = os.getenv('FOKUS_BUILD') or (root .. '/build')
@@ -88,5 +89,79 @@ describe('application hosts', function()
     os.remove(png)
     os.remove(mine)
     os.remove(tmp .. '.vocab.txt')
+  end)
+end)
+
+-- bindings/lcompat.h: the same behaviour and the same error texts under LuaJIT, 5.2, 5.3
+-- and 5.4. The messages are compared whole (after the "file:line: " of the call).
+describe('every Lua host', function()
+  -- the message of the error fn raises; fn calls fokus as a statement, never as a tail
+  -- call, so that every host knows the caller's name and line
+  local function err(fn)
+    local ok, e = pcall(fn)
+    assert.is_false(ok, 'no error')
+    return (tostring(e):gsub('^[^:]+:%d+: ', ''))
+  end
+
+  it('checks integers as Lua 5.4 does', function()
+    assert.are.equal("bad argument #1 to 'threads' (number has no integer representation)",
+      err(function() local r = fokus.threads(2.5); return r end))
+    assert.are.equal("bad argument #1 to 'threads' (number expected, got table)",
+      err(function() local r = fokus.threads({}); return r end))
+    assert.are.equal("bad argument #1 to 'seed' (number expected, got fokus.Tensor)",
+      err(function() local r = fokus.seed(fokus.zeros{1}); return r end))
+    assert.are.equal("bad argument #1 to 'zeros' (zeros: shape entry 2 must be a non-negative integer, got 2.5)",
+      err(function() local r = fokus.zeros({2, 2.5}); return r end))
+    assert.are.equal("randn: option 'seed' must be an integer, got 1.5",
+      err(function() local r = fokus.randn({2}, {seed = 1.5}); return r end))
+    assert.are.equal('tensor: element [2] is 0.5, not an integer for dtype i64',
+      err(function() local r = fokus.tensor({1, 0.5}, 'i64'); return r end))
+    -- integral values are integers everywhere, also when computed as floats
+    local n = fokus.threads()
+    assert.are.equal(3, fokus.threads(6 / 2))
+    fokus.threads(n)
+    assert.are.same({2, 3}, fokus.zeros{4 / 2, 3}:shape())
+  end)
+
+  it('formats numbers in error texts as Lua 5.4 does', function()
+    local q = fokus.zeros{1, 2, 4}
+    assert.are.equal("attend: option 'scale' must be a non-zero finite number, got 0.0",
+      err(function() local r = fokus.attend(q, q, q, {scale = 0}); return r end))
+    assert.are.equal('tensor: element [1] (1099511627776) does not fit i32',
+      err(function() local r = fokus.tensor({2 ^ 40}, 'i32'); return r end))
+    assert.are.equal("memory: option 'limit' must be >= 0 bytes, got -3",
+      err(function() local r = fokus.memory({limit = -3}); return r end))
+  end)
+
+  it('names userdata by type in argument errors and closes without <close>', function()
+    local t = fokus.zeros{2}
+    local clip = fokus.clip.tiny{seed = 1, width = 16, layers = 1, heads = 1}
+    assert.are.equal("bad argument #1 to 'numel' (self: expected a fokus.Tensor, got userdata)",
+      err(function() local r = t.numel(clip); return r end))
+    assert.are.equal("bad argument #1 to 'forward' (fokus.CLIP expected, got fokus.Tensor)",
+      err(function() local r = clip.forward(t, {{1, 2}}); return r end))
+    t:close()
+    clip:close()
+    assert.are.equal("bad argument #1 to 'numel' (self: tensor is closed)",
+      err(function() local r = t.numel(t); return r end))
+    assert.are.equal('fokus.CLIP(closed)', tostring(clip))
+    local f = io.tmpfile()
+    f:close()
+    assert.are.equal("bad argument #1 to 'isatty' (file is closed)",
+      err(function() local r = fokus.isatty(f); return r end))
+  end)
+
+  it('returns integers from integer tensors', function()
+    for _, dt in ipairs{'i32', 'i64', 'u8', 'bool'} do
+      local v = fokus.tensor({1, 0, 7}, dt):totable()
+      for i = 1, 3 do
+        assert.is_true(H.is_integer(v[i]), dt)
+      end
+    end
+    if math.type then
+      assert.are.equal('float', math.type(fokus.tensor{1}:totable()[1]))
+      assert.are.equal('integer', math.type(fokus.tensor({1}, 'i32'):totable()[1]))
+      assert.are.equal('integer', math.type(fokus.zeros{3}:numel()))
+    end
   end)
 end)

@@ -1,17 +1,20 @@
--- fokus in a real application: headless Neovim (LuaJIT inside) runs tests/hosts/nvim.lua,
--- which loads the module built by `make LUA=luajit`, tokenizes a prompt, attends and writes
--- a heat-map PNG. The same computation done here, in the interpreter running the specs,
--- must give the same picture byte for byte.
+-- fokus in real applications: headless Neovim (LuaJIT inside; make test installs it) and,
+-- when they are installed, LÖVE (LuaJIT) and mpv (Lua 5.2 in Debian) run
+-- tests/hosts/run.lua, which loads the module built for their Lua (make LUA=...),
+-- tokenizes a prompt, attends and writes a heat-map PNG. The same computation done here,
+-- in the interpreter running the specs, must give the same picture byte for byte.
 local fokus = require 'fokus'
 local H = require 'tests.spec.helper'
 
 local root = os.getenv('FOKUS_ROOT') or '.'
+if root:sub(1, 1) ~= '/' then root = os.getenv('PWD') .. '/' .. root end
 local build = os.getenv('FOKUS_BUILD') or (root .. '/build')
 package.path = root .. '/tests/hosts/?.lua;' .. package.path
 local demo = require 'prompt_map'
 
+-- output and exit status of a shell command (stderr included)
 local function sh(cmd)
-  local p = io.popen(cmd .. ' 2>&1; echo "status=$?"')
+  local p = io.popen('(' .. cmd .. ') 2>&1; echo "status=$?"')
   local out = p:read('*a')
   p:close()
   return out, tonumber(out:match('status=(%d+)%s*$'))
@@ -33,47 +36,71 @@ local function u32be(s, i)
   return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
+-- The module a host's Lua needs: 'luajit', 'lua5.2', ... from the libraries it links.
+local function linked_lua(exe)
+  local out = sh('ldd "$(command -v ' .. exe .. ')"')
+  if out:match('libluajit') then return 'luajit' end
+  local v = out:match('liblua(5%.%d)')
+  return v and ('lua' .. v) or nil
+end
+
+local function module_for(lua)
+  return build .. (lua == 'lua5.4' and '' or '/' .. lua) .. '/lua/fokus/core.so'
+end
+
+-- Each host: the Lua it embeds (which module it loads) and the shell command that runs
+-- tests/hosts/run.lua inside it (from the checkout, FOKUS_* set).
+local hosts = {
+  {
+    name = 'Neovim', lua = function() return 'luajit' end,
+    command = "nvim --headless -u NONE -i NONE -c 'luafile tests/hosts/nvim.lua' -c q </dev/null",
+    install = 'apt-get install neovim (make test installs it as root)',
+  },
+  {
+    name = 'LOVE', lua = function() return linked_lua('love') end,
+    command = 'love tests/hosts/love </dev/null',
+    install = 'apt-get install love',
+  },
+  {
+    name = 'mpv', lua = function() return linked_lua('mpv') end,
+    command = 'mpv --no-config --idle=once --vo=null --ao=null --script=tests/hosts/mpv.lua </dev/null',
+    install = 'apt-get install mpv',
+  },
+}
+
 describe('application hosts', function()
-  it('Neovim loads fokus, tokenizes, attends and writes the same heat-map PNG as this host', function()
-    local _, found = sh('command -v nvim >/dev/null')
-    if found ~= 0 then
-      return pending('nvim not found: the Neovim host test is skipped (apt-get install neovim; make test installs it as root)')
-    end
-    if not read(build .. '/luajit/lua/fokus/core.so') then
-      return pending(build .. '/luajit/lua/fokus/core.so not found: the Neovim host test is skipped (make LUA=luajit)')
-    end
-    local tmp = os.tmpname()
-    local png, vocab = tmp .. '.png', demo.find_vocab(root)
-    if not vocab then vocab = demo.write_small_vocab(tmp .. '.vocab.txt', demo.prompt) end
+  local tmp, vocab, expected
 
-    local out, status = sh(string.format(
-      'cd %s && FOKUS_BUILD=%s FOKUS_HOST_VOCAB=%s FOKUS_HOST_OUT=%s timeout 120 ' ..
-      "nvim --headless -u NONE -i NONE -c 'luafile tests/hosts/nvim.lua' -c q </dev/null",
-      quote(root), quote(build), quote(vocab), quote(png)))
-    assert.are.equal(0, status, out)
-    assert.matches('fokus [%d.]+ in Neovim [%d.]+, LuaJIT 2%.[%d.]+', out)
+  setup(function()
+    tmp = os.tmpname()
+    vocab = demo.find_vocab(root) or demo.write_small_vocab(tmp .. '.vocab.txt', demo.prompt)
+  end)
 
-    -- the file: PNG signature, then IHDR with the picture's size, and IEND at the end
-    local bytes = assert(read(png), 'no PNG written: ' .. out)
-    assert.are.equal('\137PNG\r\n\26\n', bytes:sub(1, 8))
-    assert.are.equal('IHDR', bytes:sub(13, 16))
-    assert.are.equal('IEND', bytes:sub(-8, -5))
+  teardown(function()
+    os.remove(tmp)
+    os.remove(tmp .. '.vocab.txt')
+  end)
 
-    -- the same computation here
+  -- the picture made here, in the interpreter running the specs
+  local function here()
+    if expected then return expected end
     local tok = assert(fokus.tokenizer(vocab))
     local img, labels, map = demo.attention_map(fokus, tok, demo.prompt)
-    local shape = img:shape()
-    assert.are.equal(shape[2], u32be(bytes, 17)) -- width
-    assert.are.equal(shape[1], u32be(bytes, 21)) -- height
-    assert.matches(string.format(': %d tokens,', #labels), out, 1, true)
-    assert.is_true(shape[1] >= 12 * #labels and shape[2] >= 12 * #labels)
-    -- each row of probabilities sums to 1; a repeated word attends to its twin as to itself
-    local p, twins = map:totable(), 0
+    local mine = tmp .. '.here.png'
+    assert.is_true(fokus.save_png(mine, img))
+    expected = {img = img, labels = labels, map = map, png = read(mine)}
+    os.remove(mine)
+    return expected
+  end
+
+  it('attend gives a heat map with the token labels, rows summing to 1, twins alike', function()
+    local e = here()
+    local p, twins = e.map:totable(), 0
     for i, row in ipairs(p) do
       local s = 0
       for j, v in ipairs(row) do
         s = s + v
-        if i ~= j and labels[i] == labels[j] then
+        if i ~= j and e.labels[i] == e.labels[j] then
           twins = twins + 1
           assert.are.equal(row[i], v)
         end
@@ -81,15 +108,45 @@ describe('application hosts', function()
       assert.is_true(math.abs(s - 1) < 1e-5, 'row ' .. i)
     end
     assert.is_true(twins >= 2)
-    local mine = tmp .. '.here.png'
-    assert.is_true(fokus.save_png(mine, img))
-    assert.is_true(read(mine) == bytes, 'the PNG from Neovim differs from the one made here')
-
-    os.remove(tmp)
-    os.remove(png)
-    os.remove(mine)
-    os.remove(tmp .. '.vocab.txt')
+    local shape = e.img:shape()
+    assert.is_true(shape[1] >= 12 * #e.labels and shape[2] >= 12 * #e.labels)
   end)
+
+  for _, host in ipairs(hosts) do
+    it(host.name .. ' loads fokus, tokenizes, attends and writes the same heat-map PNG as this host', function()
+      local exe = host.name == 'Neovim' and 'nvim' or host.name:lower()
+      local _, found = sh('command -v ' .. exe .. ' >/dev/null')
+      if found ~= 0 then
+        return pending(exe .. ' not found: the ' .. host.name .. ' host test is skipped (' .. host.install .. ')')
+      end
+      local lua = host.lua()
+      if not lua then return pending(host.name .. ': no Lua found linked into ' .. exe .. ': skipped') end
+      if not read(module_for(lua)) then
+        return pending(module_for(lua) .. ' not found: the ' .. host.name .. ' host test is skipped (make LUA=' ..
+          lua:gsub('^lua', '') .. ')')
+      end
+      local png = tmp .. '.' .. exe .. '.png'
+      local cmd = host.command
+      local out, status = sh(string.format('cd %s && FOKUS_ROOT=%s FOKUS_BUILD=%s FOKUS_HOST_VOCAB=%s FOKUS_HOST_OUT=%s ' ..
+        'timeout 120 sh -c %s', quote(root), quote(root), quote(build), quote(vocab), quote(png), quote(cmd)))
+      assert.are.equal(0, status, out)
+      local e = here()
+      assert.matches('fokus [%d.]+ in ' .. host.name .. ' ', out)
+      assert.matches(string.format(': %d tokens,', #e.labels), out, 1, true)
+
+      -- the file: PNG signature, IHDR with the picture's size, IEND at the end, and the
+      -- same bytes as the picture made here
+      local bytes = assert(read(png), 'no PNG written: ' .. out)
+      os.remove(png)
+      assert.are.equal('\137PNG\r\n\26\n', bytes:sub(1, 8))
+      assert.are.equal('IHDR', bytes:sub(13, 16))
+      assert.are.equal('IEND', bytes:sub(-8, -5))
+      local shape = e.img:shape()
+      assert.are.equal(shape[2], u32be(bytes, 17)) -- width
+      assert.are.equal(shape[1], u32be(bytes, 21)) -- height
+      assert.is_true(e.png == bytes, 'the PNG from ' .. host.name .. ' differs from the one made here')
+    end)
+  end
 end)
 
 -- bindings/lcompat.h: the same behaviour and the same error texts under LuaJIT, 5.2, 5.3

@@ -4,14 +4,15 @@
 #                   build/libfokus.a, build/lua/fokus/core.so (Lua module), build/fokus (host)
 #   make demo       install missing Debian packages, build, run scripts/demo.lua
 #   make test       install missing Debian packages, build, run C tests + busted specs
+#                   (under Lua 5.4, 5.3, 5.2 and LuaJIT) + the Neovim host test
 #   make bench      speed figures (not a test): C kernels and Lua calls against OpenBLAS
 #                   at full strength and the FMA peak, measured in the same run
 #   make fuzz       libFuzzer targets under ASan/UBSan for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make LUA=luajit|5.2|5.3|5.4   the module for that interpreter (default 5.4), in its
-#                   own build dir (build/luajit/, build/lua5.2/, build/lua5.3/; 5.4 in build/); installs the
-#                   interpreter's Debian packages when missing. `make install LUA=...`
-#                   installs into that interpreter's paths. build/fokus is always Lua 5.4.
+#   make LUA=luajit|5.2|5.3|5.4   the module for that interpreter (default 5.4) in its
+#                   own build dir (build/luajit/, build/lua5.2/, build/lua5.3/; 5.4: build/),
+#                   installing its Debian packages when missing; `make install LUA=...`
+#                   installs into its paths. build/fokus is always Lua 5.4.
 #   make PORTABLE=1 baseline x86-64 build (SIMDe supplies the fallbacks)
 #   make test SANITIZE=1 BUILD=build-asan   everything under ASan + UBSan
 

@@ -9,11 +9,11 @@ description = {
    detailed = [[
 fokus is a C library with a vectorized attention core, exposed to Lua as the module
 `fokus` (tokenize, weight, encode, attend, dit_step). One source builds for Lua 5.4,
-Lua 5.3 and LuaJIT 2.1 (Neovim, OpenResty, LÖVE, mpv, ...).]],
+Lua 5.3, Lua 5.2 and LuaJIT 2.1 (Neovim, OpenResty, LÖVE, mpv, ...).]],
    license = "MIT"
 }
 dependencies = {
-   "lua >= 5.1, < 5.5"  -- LuaJIT 2.1, 5.3 or 5.4 (not PUC 5.1 or 5.2: bindings/lcompat.h says so)
+   "lua >= 5.1, < 5.5"  -- LuaJIT 2.1, 5.2, 5.3 or 5.4 (not PUC-Rio 5.1: see bindings/lcompat.h)
 }
 external_dependencies = {
    JANSSON = { header = "jansson.h" },

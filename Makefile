@@ -22,6 +22,12 @@ CC          ?= cc
 BUILD       ?= build
 FUZZ_SECONDS ?= 60
 
+# Debian 12's libnginx-mod-http-lua runs on OpenResty's luajit2, which conflicts with the
+# luajit packages: where it is installed, its dev package serves (same ABI), so that
+# installing what fokus needs never removes it.
+LUAJIT2     := $(shell dpkg-query -W -f='$${Status}' libluajit2-5.1-2 2>/dev/null | grep -q 'ok installed' && echo 1)
+LUAJIT_DEBS := $(if $(LUAJIT2),libluajit2-5.1-dev,luajit libluajit-5.1-dev)
+
 # The interpreter the module is built for (bindings/lcompat.h holds the differences).
 # LuaJIT speaks the 5.1 API: its paths are the 5.1 ones. Each gets its own build dir,
 # sharing $(BUILD)/libfokus.a (core/ has no Lua in it).
@@ -50,7 +56,7 @@ else ifneq ($(filter $(LUA_NAME),jit 5.1),)
 LUA_VERSION := 5.1
 LUA_PC      := luajit
 LUA_BUILD   := $(BUILD)/luajit
-LUA_DEBS    := luajit libluajit-5.1-dev
+LUA_DEBS    := $(LUAJIT_DEBS)
 else
 $(error LUA=$(LUA): expected luajit, 5.2, 5.3 or 5.4 (or the path of one of them))
 endif
@@ -60,7 +66,7 @@ DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjanss
                 libutf8proc-dev zlib1g-dev pkg-config $(LUA_DEBS)
 # The other hosts `make test` runs the suite under: installed like the rest when root;
 # without them (and not root) their runs are skipped with a note.
-HOST_PACKAGES := luajit libluajit-5.1-dev lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev neovim
+HOST_PACKAGES := $(LUAJIT_DEBS) lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev neovim
 
 LUA_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/$(LUA_PC))
 # build/fokus embeds Lua 5.4 whatever LUA says (it is only built when LUA=5.4).

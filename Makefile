@@ -63,11 +63,12 @@ endif
 
 # Debian packages the build, tests and demo need (checked by `make deps`).
 DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjansson-dev \
-                libutf8proc-dev zlib1g-dev pkg-config $(LUA_DEBS)
+                libutf8proc-dev zlib1g-dev pkg-config
+
+DEB_PACKAGES += $(LUA_DEBS)
 # The other hosts `make test` runs the suite under: installed like the rest when root;
 # without them (and not root) their runs are skipped with a note.
 HOST_PACKAGES := $(LUAJIT_DEBS) lua5.3 liblua5.3-dev lua5.2 liblua5.2-dev neovim
-
 LUA_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/$(LUA_PC))
 # build/fokus embeds Lua 5.4 whatever LUA says (it is only built when LUA=5.4).
 LUA_LIBS    := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)

@@ -70,7 +70,7 @@ static inline const char *lc_fmtnum(char buf[LC_NUMBUF], lua_Number v)
 
 /* The FILE of an io library file object at idx, or NULL (also for a closed one, which
  * sets *closed). LuaJIT's file userdata also starts with the FILE pointer, NULL once
- * closed; 5.3+ use luaL_Stream. */
+ * closed; 5.2+ use luaL_Stream. */
 static inline FILE *lc_tofile(lua_State *L, int idx, int *closed)
 {
     *closed = 0;
@@ -87,7 +87,7 @@ static inline FILE *lc_tofile(lua_State *L, int idx, int *closed)
 #endif
 }
 
-/* ------------------------------------------------------------------ Lua 5.3 and 5.1 */
+/* ------------------------------------------------------------------ before 5.4 */
 #if LUA_VERSION_NUM < 504
 
 #define lua_newuserdatauv(L, size, nuv) lua_newuserdata(L, size)
@@ -130,7 +130,7 @@ static inline int lua_absindex(lua_State *L, int idx)
     ((n) >= -9223372036854775808.0 && (n) < 9223372036854775808.0 && (*(p) = (lua_Integer)(n), 1))
 
 /* The getters return the type of the pushed value, as in 5.3+. The parenthesised names
- * call LuaJIT's own functions. */
+ * call the host's own functions. */
 static inline int lc_getfield(lua_State *L, int idx, const char *k)
 {
     (lua_getfield)(L, idx, k);

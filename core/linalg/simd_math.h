@@ -291,4 +291,217 @@ static inline simde__m512 fokus_v_sin(simde__m512 x)
 }
 static inline simde__m512 fokus_v_cos(simde__m512 x) { return fokus__v_sincos(x, 1); }
 
+/* ------------------------------------------------------------------------------------
+ * ulp-accurate exp, sigmoid, tanh and GELU for the element-wise tensor ops (eltwise.c).
+ * Bounds measured by tests/c/test_simd_math.c against double precision of the same
+ * float input (sweeps over every exponent; specials exact):
+ *   fokus_v_exp_acc        < 1.5 ulp; overflow to +inf above 88.72, gradual underflow
+ *                          to subnormals and 0 below -87.3, nan stays nan
+ *   fokus_v_sigmoid_acc    < 3 ulp     1 / (1 + exp(-x))
+ *   fokus_v_tanh_acc       < 3 ulp     odd polynomial below 0.625 (no cancellation
+ *                          near 0), 1 - 2 / (exp(2|x|) + 1) above
+ *   fokus_v_gelu_acc       < 4 ulp     x Phi(x), Phi the normal CDF (= the erf form
+ *                          0.5 x (1 + erf(x / sqrt 2))), accurate in the far negative
+ *                          tail too, where 1 + erf cancels: Phi(-a) is computed as
+ *                          exp(-a^2/2) R(a) with a^2 split exactly by an FMA
+ *   fokus_v_gelu_tanh_acc  < 5 ulp     x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)): the
+ *                          tanh form rewritten without the cancellation of 1 + tanh,
+ *                          its argument in double-float
+ * gelu(-inf) and silu(-inf) give -0 (the limit), not nan.
+ * ---------------------------------------------------------------------------------- */
+
+/* exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln2 in [-0.35, 0.35] by two FMA
+ * steps (the first is exact); exp(r) = 1 + r + r^2 P(r) with Cephes' expf minimax P.
+ * 2^n is applied as two normal powers of two 2^n1 2^n2 so that results in the
+ * subnormal range round once, at the last multiply. */
+static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k);
+
+static inline simde__m512 fokus_v_exp_acc(simde__m512 x)
+{
+    return fokus__v_exp_scaled(x, 0.0f);
+}
+
+/* exp(x) 2^k, k an integer in [0, 64] and x <= 0 when k > 0: callers that multiply
+ * a subnormal exp by more factors keep all its bits this way and scale back once. */
+static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k)
+{
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-150.0f)), simde_mm512_set1_ps(89.0f));
+    simde__m512 n = simde_mm512_roundscale_ps(simde_mm512_mul_ps(xc, simde_mm512_set1_ps(1.44269504088896341f)),
+                                              SIMDE_MM_FROUND_TO_NEAREST_INT | SIMDE_MM_FROUND_NO_EXC);
+    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0x1.62e430p-1f), xc);
+    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-1.904654323148236e-09f), r);
+    simde__m512 p = simde_mm512_set1_ps(1.9875691500e-4f);
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.3981999507e-3f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(8.3334519073e-3f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(4.1665795894e-2f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.6666665459e-1f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(5.0000001201e-1f));
+    simde__m512 y = simde_mm512_add_ps(simde_mm512_fmadd_ps(p, simde_mm512_mul_ps(r, r), r), simde_mm512_set1_ps(1.0f));
+    /* n in [-217, 129]: n1 = trunc(n/2) and n2 + k are both normal exponents;
+     * (k + 127) sits in the low mantissa bits of k + 127 + 1.5 * 2^23 */
+    simde__m512 n1 = simde_mm512_roundscale_ps(simde_mm512_mul_ps(n, simde_mm512_set1_ps(0.5f)),
+                                               SIMDE_MM_FROUND_TO_ZERO | SIMDE_MM_FROUND_NO_EXC);
+    simde__m512 n2 = simde_mm512_sub_ps(n, n1);
+    const simde__m512 bias = simde_mm512_set1_ps(12582912.0f + 127.0f);
+    simde__m512 s1 = simde_mm512_castsi512_ps(simde_mm512_slli_epi32(simde_mm512_castps_si512(simde_mm512_add_ps(n1, bias)), 23));
+    simde__m512 s2 = simde_mm512_castsi512_ps(simde_mm512_slli_epi32(
+        simde_mm512_castps_si512(simde_mm512_add_ps(simde_mm512_add_ps(n2, simde_mm512_set1_ps(k)), bias)), 23));
+    y = simde_mm512_mul_ps(simde_mm512_mul_ps(y, s1), s2);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+/* sigmoid(zh + zl) for a double-float argument (zl = 0 for a float): with e =
+ * exp(-|z|) <= 1, 1 / (1 + e) for z >= 0 and e / (1 + e) below, so neither side
+ * loses its relative accuracy (1 / (1 + exp(-z)) overflows to 0 too early). */
+#define FOKUS__SCALE_UP 0x1p64f
+#define FOKUS__SCALE_DOWN 0x1p-64f
+
+/* Returns sigmoid * 2^64 (FOKUS__SCALE_UP): a subnormal result keeps its bits until the
+ * caller's final multiply by FOKUS__SCALE_DOWN. */
+static inline simde__m512 fokus__v_sigmoid2(simde__m512 zh, simde__m512 zl)
+{
+    simde__m512 one = simde_mm512_set1_ps(1.0f);
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(zh, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 e = fokus__v_exp_scaled(simde_mm512_sub_ps(simde_mm512_setzero_ps(), simde_mm512_abs_ps(zh)), 64.0f);
+    simde__m512 corr = simde_mm512_mask_sub_ps(zl, pos, simde_mm512_setzero_ps(), zl); /* exp(-|zh + zl|) */
+    e = simde_mm512_fmadd_ps(e, corr, e);
+    simde__m512 num = simde_mm512_mask_mov_ps(e, pos, simde_mm512_set1_ps(FOKUS__SCALE_UP));
+    simde__m512 den = simde_mm512_fmadd_ps(e, simde_mm512_set1_ps(FOKUS__SCALE_DOWN), one);
+    return simde_mm512_div_ps(num, den);
+}
+
+static inline simde__m512 fokus_v_sigmoid_acc(simde__m512 x)
+{
+    return simde_mm512_mul_ps(fokus__v_sigmoid2(x, simde_mm512_setzero_ps()), simde_mm512_set1_ps(FOKUS__SCALE_DOWN));
+}
+
+static inline simde__m512 fokus_v_tanh_acc(simde__m512 x)
+{
+    simde__m512 ax = simde_mm512_abs_ps(x), one = simde_mm512_set1_ps(1.0f);
+    /* Cephes' tanhf polynomial for |x| < 0.625 */
+    simde__m512 z = simde_mm512_mul_ps(x, x);
+    simde__m512 p = simde_mm512_set1_ps(-5.70498872745e-3f);
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(2.06390887954e-2f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-5.37397155531e-2f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(1.33314422036e-1f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-3.33332819422e-1f));
+    simde__m512 small = simde_mm512_fmadd_ps(simde_mm512_mul_ps(p, z), ax, ax);
+    simde__m512 e = fokus_v_exp_acc(simde_mm512_add_ps(ax, ax));
+    simde__m512 t = simde_mm512_sub_ps(one, simde_mm512_div_ps(simde_mm512_set1_ps(2.0f), simde_mm512_add_ps(e, one)));
+    simde__mmask16 m = simde_mm512_cmp_ps_mask(ax, simde_mm512_set1_ps(0.625f), SIMDE_CMP_LT_OQ);
+    t = simde_mm512_mask_mov_ps(t, m, small);
+    /* both branches computed tanh(|x|); put the sign back (tanh(-0) = -0) */
+    simde__m512i sign = simde_mm512_and_si512(simde_mm512_castps_si512(x), simde_mm512_set1_epi32((int)0x80000000u));
+    return simde_mm512_castsi512_ps(simde_mm512_or_si512(simde_mm512_castps_si512(t), sign));
+}
+
+/* a Phi(-a) 2^64 for a = |x| >= 0 (Phi the normal CDF; Phi(-a) its lower tail),
+ * relative error ~2 ulp:
+ *   a < 0.7        a (1/2 - a S(a^2))
+ *   0.7 <= a < 3   a exp(-a^2/2) R1(a - 1.85)
+ *   a >= 3         exp(-a^2/2) T(1/a^2)
+ * S, R1, T are Chebyshev fits (mpmath, float coefficients; relative error 2.9e-8,
+ * 2.2e-8 and 4.2e-8) of (Phi(a) - 1/2)/a in a^2, Phi(-a) exp(a^2/2), and a Phi(-a)
+ * exp(a^2/2) in 1/a^2. exp(-a^2/2) takes a^2 as h + l exactly (FMA), so the tail
+ * keeps its relative accuracy where exp's argument is large; the 2^64 scale keeps
+ * the bits of results that end up subnormal. Regions no lane needs are skipped. */
+static inline simde__m512 fokus__v_aphi_lower(simde__m512 a)
+{
+    simde__mmask16 r0 = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(0.7f), SIMDE_CMP_LT_OQ);
+    simde__mmask16 r2 = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(3.0f), SIMDE_CMP_GE_OQ);
+    /* Phi(-20) ~ 3e-89 is 0 in float; the clamp keeps a^2 finite (inf - inf = nan) */
+    a = simde_mm512_min_ps(a, simde_mm512_set1_ps(20.0f));
+    simde__m512 h = simde_mm512_mul_ps(a, a);
+    simde__m512 q = simde_mm512_setzero_ps();
+    if (r0) {
+        simde__m512 p = simde_mm512_set1_ps(-8.519158655e-06f);
+        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(1.149338568e-04f));
+        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(-1.187202055e-03f));
+        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(9.973542765e-03f));
+        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(-6.649038196e-02f));
+        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(3.989422917e-01f));
+        simde__m512 q0 = simde_mm512_mul_ps(a, simde_mm512_fnmadd_ps(a, p, simde_mm512_set1_ps(0.5f)));
+        q = simde_mm512_mask_mov_ps(q, r0, simde_mm512_mul_ps(q0, simde_mm512_set1_ps(FOKUS__SCALE_UP)));
+    }
+    if (r0 != 0xffffu) {
+        simde__m512 l = simde_mm512_fmsub_ps(a, a, h); /* a^2 - h exactly */
+        simde__m512 e = fokus__v_exp_scaled(simde_mm512_mul_ps(h, simde_mm512_set1_ps(-0.5f)), 64.0f);
+        e = simde_mm512_fmadd_ps(e, simde_mm512_mul_ps(l, simde_mm512_set1_ps(-0.5f)), e); /* * exp(-l/2) */
+        simde__mmask16 r1 = (simde__mmask16)((r0 | r2) ^ 0xffffu);
+        if (r1) {
+            simde__m512 u = simde_mm512_sub_ps(a, simde_mm512_set1_ps(1.85f));
+            simde__m512 p = simde_mm512_set1_ps(8.241347018e-07f);
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-3.599151114e-06f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.220193462e-05f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-4.881399582e-05f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.910947030e-04f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-7.015242008e-04f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.442779019e-03f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-8.024172857e-03f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.461616136e-02f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-6.961277872e-02f));
+            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.780159473e-01f));
+            q = simde_mm512_mask_mov_ps(q, r1, simde_mm512_mul_ps(simde_mm512_mul_ps(a, e), p));
+        }
+        if (r2) {
+            simde__m512 v = simde_mm512_div_ps(simde_mm512_set1_ps(1.0f), h);
+            simde__m512 p = simde_mm512_set1_ps(8.386467773e+03f);
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-5.059538086e+03f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(1.412316772e+03f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-2.567467346e+02f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(3.823172379e+01f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-5.915578365e+00f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(1.196144938e+00f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-3.989395499e-01f));
+            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(3.989422917e-01f));
+            q = simde_mm512_mask_mov_ps(q, r2, simde_mm512_mul_ps(e, p));
+        }
+    }
+    return q;
+}
+
+static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
+{
+    /* x Phi(x) = -a Phi(-a) for x < 0, x - a Phi(-a) for x >= 0 (no cancellation:
+     * a Phi(-a) <= x / 2) */
+    simde__m512 aq = simde_mm512_mul_ps(fokus__v_aphi_lower(simde_mm512_abs_ps(x)), simde_mm512_set1_ps(FOKUS__SCALE_DOWN));
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 y = simde_mm512_mask_sub_ps(simde_mm512_sub_ps(simde_mm512_setzero_ps(), aq), pos, x, aq);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+static inline simde__m512 fokus_v_gelu_tanh_acc(simde__m512 x)
+{
+    /* 0.5 x (1 + tanh(y)) = x sigmoid(z), z = 2y = x (c1 + c2 x^2), c1 = 2 sqrt(2/pi),
+     * c2 = 0.044715 c1. sigmoid(z) ~ exp(z) for z << 0 turns an error d in z into a
+     * relative error |z| d of the result, so z is formed in double-float (hi + lo,
+     * exact products by FMA, c1 and c2 in two parts each): |z| up to ~90 costs
+     * nothing. |x| is clamped to 100 for z (sigmoid has saturated long before). */
+    simde__m512 xz = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-100.0f)), simde_mm512_set1_ps(100.0f));
+    const simde__m512 c1h = simde_mm512_set1_ps(0x1.9884540000000p+0f), c1l = simde_mm512_set1_ps(-0x1.8579360000000p-25f);
+    const simde__m512 c2h = simde_mm512_set1_ps(0x1.2444f20000000p-4f), c2l = simde_mm512_set1_ps(0x1.49b16a0000000p-29f);
+    simde__m512 h = simde_mm512_mul_ps(xz, xz);
+    simde__m512 l = simde_mm512_fmsub_ps(xz, xz, h);
+    simde__m512 p = simde_mm512_mul_ps(c2h, h);
+    simde__m512 pl = simde_mm512_fmsub_ps(c2h, h, p);
+    pl = simde_mm512_fmadd_ps(c2h, l, simde_mm512_fmadd_ps(c2l, h, pl));
+    /* w = c1 + p as a two-sum (exact: s + err) */
+    simde__m512 sw = simde_mm512_add_ps(c1h, p);
+    simde__m512 bb = simde_mm512_sub_ps(sw, c1h);
+    simde__m512 err = simde_mm512_add_ps(simde_mm512_sub_ps(c1h, simde_mm512_sub_ps(sw, bb)), simde_mm512_sub_ps(p, bb));
+    simde__m512 wl = simde_mm512_add_ps(simde_mm512_add_ps(err, pl), c1l);
+    simde__m512 zh = simde_mm512_mul_ps(xz, sw);
+    simde__m512 zl = simde_mm512_fmadd_ps(xz, wl, simde_mm512_fmsub_ps(xz, sw, zh));
+    /* the 2^64 scale comes off before the product for x >= 0 (x 2^64 could overflow),
+     * after it for x < 0 (where the result may be subnormal) */
+    simde__m512 sg = fokus__v_sigmoid2(zh, zl), down = simde_mm512_set1_ps(FOKUS__SCALE_DOWN);
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 y = simde_mm512_mul_ps(x, simde_mm512_mask_mul_ps(sg, pos, sg, down));
+    y = simde_mm512_mask_mul_ps(y, (simde__mmask16)(pos ^ 0xffffu), y, down);
+    simde__mmask16 ninf = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-__builtin_inff()), SIMDE_CMP_EQ_OQ);
+    return simde_mm512_mask_mov_ps(y, ninf, simde_mm512_set1_ps(-0.0f));
+}
+
 #endif /* FOKUS_SIMD_MATH_H */

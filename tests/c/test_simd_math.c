@@ -16,7 +16,7 @@ typedef simde__m512 (*vfn)(simde__m512);
 static double ulp_err(float got, double ref)
 {
     if (isnan(ref)) return isnan(got) ? 0 : 1e30;
-    if (isinf(ref)) return got == ref ? 0 : 1e30;
+    if (isinf((float)ref)) return got == (float)ref ? 0 : 1e30; /* beyond FLT_MAX: inf */
     if (isnan(got) || isinf(got)) return 1e30;
     double a = fabs(ref);
     int e;
@@ -108,9 +108,57 @@ static void test_sincos(void)
     one(fokus_v_sin, 3.0e38f, &y); CHECK(ulp_err(y, sin((double)3.0e38f)) <= 0.5);
 }
 
+static double sigmoid_ref(double x) { return 1 / (1 + exp(-x)); }
+static double gelu_ref(double x) { return isinf(x) && x < 0 ? -0.0 : x * 0.5 * erfc(-x / sqrt(2.0)); }
+static double gelu_tanh_ref(double x)
+{
+    if (isinf(x) && x < 0) return -0.0;
+    return x / (1 + exp(-x * (1.5957691216057308 + 0.07135481627260025 * x * x)));
+}
+
+/* worst over both signs of the floats with bit patterns in [lo, hi) */
+static double sweep2(vfn f, double (*ref)(double), uint32_t lo, uint32_t hi, uint32_t step, float *at)
+{
+    float a1 = 0, a2 = 0;
+    double e1 = sweep(f, ref, lo, hi, step, false, &a1), e2 = sweep(f, ref, lo, hi, step, true, &a2);
+    *at = e1 >= e2 ? a1 : a2;
+    return e1 >= e2 ? e1 : e2;
+}
+
+static void test_exp_family(void)
+{
+    float at = 0, y;
+    /* every exponent up to 2^7 (beyond: inf / 0, checked below) */
+    double e = sweep2(fokus_v_exp_acc, exp, 0, 0x43000000u, 97, &at);
+    printf("# exp_acc: %.3f ulp (at %a)\n", e, at);
+    CHECK_MSG(e < 1.5, "exp_acc %.3f ulp at %a", e, at);
+    e = sweep2(fokus_v_sigmoid_acc, sigmoid_ref, 0, 0x43000000u, 97, &at);
+    printf("# sigmoid_acc: %.3f ulp (at %a)\n", e, at);
+    CHECK_MSG(e < 3, "sigmoid_acc %.3f ulp at %a", e, at);
+    e = sweep2(fokus_v_tanh_acc, tanh, 0, 0x7f800000u, 97, &at);
+    printf("# tanh_acc: %.3f ulp (at %a)\n", e, at);
+    CHECK_MSG(e < 3, "tanh_acc %.3f ulp at %a", e, at);
+    e = sweep2(fokus_v_gelu_acc, gelu_ref, 0, 0x7f800000u, 97, &at);
+    printf("# gelu_acc: %.3f ulp (at %a)\n", e, at);
+    CHECK_MSG(e < 4, "gelu_acc %.3f ulp at %a", e, at);
+    e = sweep2(fokus_v_gelu_tanh_acc, gelu_tanh_ref, 0, 0x7f800000u, 97, &at);
+    printf("# gelu_tanh_acc: %.3f ulp (at %a)\n", e, at);
+    CHECK_MSG(e < 5, "gelu_tanh_acc %.3f ulp at %a", e, at);
+    const float sp[] = {INFINITY, -INFINITY, NAN, 100.0f, -110.0f, 88.8f, -87.5f, -103.0f, 0x1p-149f, -0.0f};
+    for (size_t i = 0; i < sizeof sp / sizeof *sp; i++) {
+        float x = sp[i];
+        one(fokus_v_exp_acc, x, &y); CHECK_MSG(ulp_err(y, exp(x)) < 1.5, "exp(%a) = %a", x, y);
+        one(fokus_v_tanh_acc, x, &y); CHECK_MSG(ulp_err(y, tanh(x)) < 3 && (x != 0 || signbit(y) == signbit(x)), "tanh(%a) = %a", x, y);
+        one(fokus_v_sigmoid_acc, x, &y); CHECK_MSG(ulp_err(y, sigmoid_ref(x)) < 3, "sigmoid(%a) = %a", x, y);
+        one(fokus_v_gelu_acc, x, &y); CHECK_MSG(ulp_err(y, gelu_ref(x)) < 4, "gelu(%a) = %a", x, y);
+        one(fokus_v_gelu_tanh_acc, x, &y); CHECK_MSG(ulp_err(y, gelu_tanh_ref(x)) < 5, "gelu_tanh(%a) = %a", x, y);
+    }
+}
+
 int main(void)
 {
     RUN(test_log);
     RUN(test_sincos);
+    RUN(test_exp_family);
     return check_summary("test_simd_math");
 }

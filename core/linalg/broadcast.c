@@ -116,8 +116,13 @@ static void load_f32(float *buf, const char *p, fokus_dtype dt, int64_t stride, 
             buf[i] = (float)v;
         }
         break;
-    default: /* u8, bool */
-        for (int64_t i = 0; i < n; i++) buf[i] = (float)(unsigned char)p[i * bs];
+    default: /* u8, bool; unit stride separately so the compiler vectorizes it */
+        if (stride == 1) {
+            const unsigned char *q = (const unsigned char *)p;
+            for (int64_t i = 0; i < n; i++) buf[i] = (float)q[i];
+        } else {
+            for (int64_t i = 0; i < n; i++) buf[i] = (float)(unsigned char)p[i * bs];
+        }
         break;
     }
 }
@@ -154,7 +159,12 @@ static void store_f32(char *p, fokus_dtype dt, int64_t stride, const float *buf,
         }
         break;
     case FOKUS_BOOL:
-        for (int64_t i = 0; i < n; i++) p[i * bs] = (char)(buf[i] != 0.0f);
+        if (stride == 1) {
+            unsigned char *q = (unsigned char *)p;
+            for (int64_t i = 0; i < n; i++) q[i] = (unsigned char)(buf[i] != 0.0f);
+        } else {
+            for (int64_t i = 0; i < n; i++) p[i * bs] = (char)(buf[i] != 0.0f);
+        }
         break;
     case FOKUS_U8:
         for (int64_t i = 0; i < n; i++) p[i * bs] = (char)(buf[i] >= 255.0f ? 255 : buf[i] > 0.0f ? (int)buf[i] : 0);

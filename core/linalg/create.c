@@ -69,7 +69,8 @@ fokus_status fokus_linspace(fokus_ctx *ctx, double a, double b, int64_t n, const
     if (n < 0) return fokus_fail(err, FOKUS_EINVAL, "linspace: number of points must be >= 0, got %lld", (long long)n);
     if (!isfinite(a) || !isfinite(b))
         return fokus_fail(err, FOKUS_EINVAL, "linspace: ends must be finite, got %g and %g", a, b);
-    seq_arg s = {a, n > 1 ? (b - a) / (double)(n - 1) : 0.0, b, n, n / 2, true};
+    /* one point is the start (as torch), not the end the second half counts from */
+    seq_arg s = {a, n > 1 ? (b - a) / (double)(n - 1) : 0.0, b, n, n == 1 ? 1 : n / 2, true};
     return fokus_ew_create(ctx, "linspace", FOKUS_F32, 1, &n, seq_kernel, &s, dst, out, err);
 }
 

@@ -120,7 +120,7 @@ fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, 
  * Large tensors are split over ctx's workers (ctx NULL: one thread).
  * Accuracy (f32 results against double precision of the same f32 inputs): + - * /
  * sqrt abs neg floor relu clamp and comparisons are exact or correctly rounded; rsqrt
- * < 1 ulp; pow is libm's powf (< 1 ulp); exp < 1.5 ulp, log < 1 ulp, sin/cos < 2
+ * < 1.5 ulp (1 / sqrt); pow is libm's powf (< 1 ulp); exp < 1.5 ulp, log < 1 ulp, sin/cos < 2
  * ulp, sigmoid, silu, tanh < 3 ulp, gelu < 4 ulp, gelu_tanh < 5 ulp (bounds from
  * simd_math.h, checked by tests/c/test_simd_math.c and test_eltwise.c).
  * ---------------------------------------------------------------------------------- */

@@ -467,7 +467,9 @@ static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
      * a Phi(-a) <= x / 2) */
     simde__m512 aq = simde_mm512_mul_ps(fokus__v_aphi_lower(simde_mm512_abs_ps(x)), simde_mm512_set1_ps(FOKUS__SCALE_DOWN));
     simde__mmask16 pos = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
-    simde__m512 y = simde_mm512_mask_sub_ps(simde_mm512_sub_ps(simde_mm512_setzero_ps(), aq), pos, x, aq);
+    simde__m512 negaq = simde_mm512_castsi512_ps(
+        simde_mm512_xor_si512(simde_mm512_castps_si512(aq), simde_mm512_set1_epi32((int)0x80000000u))); /* -0 at -inf */
+    simde__m512 y = simde_mm512_mask_sub_ps(negaq, pos, x, aq);
     simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
     return simde_mm512_mask_mov_ps(y, nan, x);
 }

@@ -4,11 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <simde/x86/avx.h>
+
 #include "linalg/eltwise_internal.h"
 
 /* Elements per parallel chunk: 64K floats (256 KiB) amortise a dispatch many times
  * over, and a 16M-element op still gives every worker dozens of chunks to balance. */
 #define EW_GRAIN ((int64_t)1 << 16)
+
+/* Results of at least this many bytes are written with non-temporal stores: they
+ * cannot stay in the caches anyway, and streaming them spares the read of every
+ * destination line before its write (a third less memory traffic for a unary op). */
+#define EW_STREAM_BYTES ((int64_t)32 << 20)
 
 /* ---------------------------------------------------------------- shapes */
 
@@ -199,7 +206,20 @@ typedef struct ew_job {
     fokus_dtype dt[1 + FOKUS_EW_MAXIN];
     fokus_ew_kernel k;
     const void *arg;
+    bool stream;                      /* non-temporal stores for direct f32 output */
 } ew_job;
+
+/* dst[0..n) = src[0..n) with 32-byte non-temporal stores (head and tail plain) */
+static void stream_copy(float *dst, const float *src, int64_t n)
+{
+    int64_t i = 0;
+    while (i < n && ((uintptr_t)(dst + i) & 31) != 0) {
+        dst[i] = src[i];
+        i++;
+    }
+    for (; i + 8 <= n; i += 8) simde_mm256_stream_ps(dst + i, simde_mm256_loadu_ps(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+}
 
 /* One run of `len` elements of the innermost dim starting at flat index pos, operand
  * i at byte address p[i] with element stride s[i]. */
@@ -231,9 +251,12 @@ static void do_run(const ew_job *j, char *const *p, const int64_t *s, int64_t le
             }
         }
         const bool direct = j->dt[0] == FOKUS_F32 && s[0] == 1;
-        float *o = direct ? (float *)p[0] + off : obuf;
+        float *o = direct && !j->stream ? (float *)p[0] + off : obuf;
         j->k(j->arg, o, in, n, pos + off);
-        if (!direct) store_f32(p[0] + off * s[0] * (int64_t)fokus_dtype_size(j->dt[0]), j->dt[0], s[0], obuf, n);
+        if (direct && j->stream)
+            stream_copy((float *)p[0] + off, obuf, n); /* obuf stays in L1 */
+        else if (!direct)
+            store_f32(p[0] + off * s[0] * (int64_t)fokus_dtype_size(j->dt[0]), j->dt[0], s[0], obuf, n);
     }
 }
 
@@ -268,6 +291,9 @@ static void ew_task(void *argp, int64_t begin, int64_t end, int worker)
             idx[d - 1]++;
         }
     }
+    /* non-temporal stores are weakly ordered: make them visible before the pool's
+     * completion signal */
+    if (j->stream) simde_mm_sfence();
 }
 
 void fokus_ew_run(fokus_ctx *ctx, const fokus_tensor *out, int nin, const fokus_tensor *const *in,
@@ -320,6 +346,7 @@ void fokus_ew_run(fokus_ctx *ctx, const fokus_tensor *out, int nin, const fokus_
         }
     }
     j.nd = nd;
+    j.stream = out->dtype == FOKUS_F32 && numel * 4 >= EW_STREAM_BYTES;
     fokus_parallel(ctx, numel, EW_GRAIN, ew_task, &j);
 }
 

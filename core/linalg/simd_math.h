@@ -312,8 +312,7 @@ static inline simde__m512 fokus_v_cos(simde__m512 x) { return fokus__v_sincos(x,
 
 /* exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln2 in [-0.35, 0.35] by two FMA
  * steps (the first is exact); exp(r) = 1 + r + r^2 P(r) with Cephes' expf minimax P.
- * 2^n is applied as two normal powers of two 2^n1 2^n2 so that results in the
- * subnormal range round once, at the last multiply. */
+ * 2^n is applied by scalef, so that results in the subnormal range round once. */
 static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k);
 
 static inline simde__m512 fokus_v_exp_acc(simde__m512 x)
@@ -337,16 +336,10 @@ static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k)
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.6666665459e-1f));
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(5.0000001201e-1f));
     simde__m512 y = simde_mm512_add_ps(simde_mm512_fmadd_ps(p, simde_mm512_mul_ps(r, r), r), simde_mm512_set1_ps(1.0f));
-    /* n in [-217, 129]: n1 = trunc(n/2) and n2 + k are both normal exponents;
-     * (k + 127) sits in the low mantissa bits of k + 127 + 1.5 * 2^23 */
-    simde__m512 n1 = simde_mm512_roundscale_ps(simde_mm512_mul_ps(n, simde_mm512_set1_ps(0.5f)),
-                                               SIMDE_MM_FROUND_TO_ZERO | SIMDE_MM_FROUND_NO_EXC);
-    simde__m512 n2 = simde_mm512_sub_ps(n, n1);
-    const simde__m512 bias = simde_mm512_set1_ps(12582912.0f + 127.0f);
-    simde__m512 s1 = simde_mm512_castsi512_ps(simde_mm512_slli_epi32(simde_mm512_castps_si512(simde_mm512_add_ps(n1, bias)), 23));
-    simde__m512 s2 = simde_mm512_castsi512_ps(simde_mm512_slli_epi32(
-        simde_mm512_castps_si512(simde_mm512_add_ps(simde_mm512_add_ps(n2, simde_mm512_set1_ps(k)), bias)), 23));
-    y = simde_mm512_mul_ps(simde_mm512_mul_ps(y, s1), s2);
+    /* y 2^(n + k) in one step with a single rounding (vscalefps on AVX-512: overflow
+     * to inf, gradual underflow to subnormals and 0 come out right) */
+    if (k != 0.0f) n = simde_mm512_add_ps(n, simde_mm512_set1_ps(k));
+    y = simde_mm512_scalef_ps(y, n);
     simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
     return simde_mm512_mask_mov_ps(y, nan, x);
 }
@@ -398,65 +391,50 @@ static inline simde__m512 fokus_v_tanh_acc(simde__m512 x)
 
 /* a Phi(-a) 2^64 for a = |x| >= 0 (Phi the normal CDF; Phi(-a) its lower tail),
  * relative error ~2 ulp:
- *   a < 0.7        a (1/2 - a S(a^2))
- *   0.7 <= a < 3   a exp(-a^2/2) R1(a - 1.85)
- *   a >= 3         exp(-a^2/2) T(1/a^2)
- * S, R1, T are Chebyshev fits (mpmath, float coefficients; relative error 2.9e-8,
- * 2.2e-8 and 4.2e-8) of (Phi(a) - 1/2)/a in a^2, Phi(-a) exp(a^2/2), and a Phi(-a)
- * exp(a^2/2) in 1/a^2. exp(-a^2/2) takes a^2 as h + l exactly (FMA), so the tail
- * keeps its relative accuracy where exp's argument is large; the 2^64 scale keeps
- * the bits of results that end up subnormal. Regions no lane needs are skipped. */
+ *   a < 3     a exp(-a^2/2) R(a - 1.5)
+ *   a >= 3    exp(-a^2/2) T(1/a^2)
+ * R and T are Chebyshev fits (mpmath, float coefficients; relative error 2.7e-8 and
+ * 4.2e-8) of Phi(-a) exp(a^2/2) on [0, 3] and of a Phi(-a) exp(a^2/2) in 1/a^2 for
+ * a >= 3. Near 0 nothing cancels: Phi(-a) ~ 1/2 is computed directly. exp(-a^2/2)
+ * takes a^2 as h + l exactly (FMA), so the tail keeps its relative accuracy where
+ * exp's argument is large; the 2^64 scale keeps the bits of results that end up
+ * subnormal. The tail branch (a division) runs only when some lane needs it. */
 static inline simde__m512 fokus__v_aphi_lower(simde__m512 a)
 {
-    simde__mmask16 r0 = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(0.7f), SIMDE_CMP_LT_OQ);
     simde__mmask16 r2 = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(3.0f), SIMDE_CMP_GE_OQ);
     /* Phi(-20) ~ 3e-89 is 0 in float; the clamp keeps a^2 finite (inf - inf = nan) */
     a = simde_mm512_min_ps(a, simde_mm512_set1_ps(20.0f));
     simde__m512 h = simde_mm512_mul_ps(a, a);
-    simde__m512 q = simde_mm512_setzero_ps();
-    if (r0) {
-        simde__m512 p = simde_mm512_set1_ps(-8.519158655e-06f);
-        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(1.149338568e-04f));
-        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(-1.187202055e-03f));
-        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(9.973542765e-03f));
-        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(-6.649038196e-02f));
-        p = simde_mm512_fmadd_ps(p, h, simde_mm512_set1_ps(3.989422917e-01f));
-        simde__m512 q0 = simde_mm512_mul_ps(a, simde_mm512_fnmadd_ps(a, p, simde_mm512_set1_ps(0.5f)));
-        q = simde_mm512_mask_mov_ps(q, r0, simde_mm512_mul_ps(q0, simde_mm512_set1_ps(FOKUS__SCALE_UP)));
-    }
-    if (r0 != 0xffffu) {
-        simde__m512 l = simde_mm512_fmsub_ps(a, a, h); /* a^2 - h exactly */
-        simde__m512 e = fokus__v_exp_scaled(simde_mm512_mul_ps(h, simde_mm512_set1_ps(-0.5f)), 64.0f);
-        e = simde_mm512_fmadd_ps(e, simde_mm512_mul_ps(l, simde_mm512_set1_ps(-0.5f)), e); /* * exp(-l/2) */
-        simde__mmask16 r1 = (simde__mmask16)((r0 | r2) ^ 0xffffu);
-        if (r1) {
-            simde__m512 u = simde_mm512_sub_ps(a, simde_mm512_set1_ps(1.85f));
-            simde__m512 p = simde_mm512_set1_ps(8.241347018e-07f);
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-3.599151114e-06f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.220193462e-05f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-4.881399582e-05f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.910947030e-04f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-7.015242008e-04f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.442779019e-03f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-8.024172857e-03f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.461616136e-02f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-6.961277872e-02f));
-            p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.780159473e-01f));
-            q = simde_mm512_mask_mov_ps(q, r1, simde_mm512_mul_ps(simde_mm512_mul_ps(a, e), p));
-        }
-        if (r2) {
-            simde__m512 v = simde_mm512_div_ps(simde_mm512_set1_ps(1.0f), h);
-            simde__m512 p = simde_mm512_set1_ps(8.386467773e+03f);
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-5.059538086e+03f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(1.412316772e+03f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-2.567467346e+02f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(3.823172379e+01f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-5.915578365e+00f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(1.196144938e+00f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(-3.989395499e-01f));
-            p = simde_mm512_fmadd_ps(p, v, simde_mm512_set1_ps(3.989422917e-01f));
-            q = simde_mm512_mask_mov_ps(q, r2, simde_mm512_mul_ps(e, p));
-        }
+    simde__m512 l = simde_mm512_fmsub_ps(a, a, h); /* a^2 - h exactly */
+    simde__m512 e = fokus__v_exp_scaled(simde_mm512_mul_ps(h, simde_mm512_set1_ps(-0.5f)), 64.0f);
+    e = simde_mm512_fmadd_ps(e, simde_mm512_mul_ps(l, simde_mm512_set1_ps(-0.5f)), e); /* * exp(-l/2) */
+    simde__m512 u = simde_mm512_sub_ps(a, simde_mm512_set1_ps(1.5f));
+    simde__m512 p = simde_mm512_set1_ps(1.282497379e-07f);
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-5.738294249e-07f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.554726964e-06f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-6.294951618e-06f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.710653280e-05f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.026901373e-04f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(3.683781542e-04f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.265792176e-03f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(4.110377282e-03f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.249713264e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(3.518687189e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-9.027127177e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.057806700e-01f));
+    simde__m512 q = simde_mm512_mul_ps(simde_mm512_mul_ps(a, e), p);
+    if (r2) {
+        simde__m512 v = simde_mm512_div_ps(simde_mm512_set1_ps(1.0f), h);
+        simde__m512 t = simde_mm512_set1_ps(8.386467773e+03f);
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-5.059538086e+03f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(1.412316772e+03f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-2.567467346e+02f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(3.823172379e+01f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-5.915578365e+00f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(1.196144938e+00f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-3.989395499e-01f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(3.989422917e-01f));
+        q = simde_mm512_mask_mov_ps(q, r2, simde_mm512_mul_ps(e, t));
     }
     return q;
 }

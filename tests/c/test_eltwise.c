@@ -444,6 +444,16 @@ static void test_threads(void)
     }
     CHECK(ok);
     fokus_tensor_release(&r1), fokus_tensor_release(&r2), fokus_tensor_release(&a), fokus_tensor_release(&row);
+    /* past the non-temporal store threshold (32 MiB): new result, and in place */
+    int64_t big = 9 * 1024 * 1024 + 5;
+    fokus_tensor x = vec(big), y;
+    for (int64_t i = 0; i < big; i++) F(&x)[i] = (float)(i % 1000) * 0.01f - 5;
+    CHECK(fokus_binary(ctx, FOKUS_EW_MUL, fokus_op_tensor(&x), fokus_op_scalar(3), NULL, &y, &err) == FOKUS_OK);
+    CHECK(fokus_binary(ctx, FOKUS_EW_MUL, fokus_op_tensor(&x), fokus_op_scalar(3), &x, NULL, &err) == FOKUS_OK);
+    ok = memcmp(x.data, y.data, (size_t)big * 4) == 0;
+    for (int64_t i = 0; i < big && ok; i += 997) ok = F(&y)[i] == ((float)(i % 1000) * 0.01f - 5) * 3;
+    CHECK_MSG(ok, "large results (streamed stores)");
+    fokus_tensor_release(&x), fokus_tensor_release(&y);
 }
 
 /* ---------------------------------------------------------------- copy, creation */

@@ -259,6 +259,8 @@ bench: deps
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_lua.lua $(BUILD)/bench
 	@echo "== Lua loop: 200 x matmul 2048^2 + 30 x attend (24,1178,1178,64)"
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_lua.lua $(BUILD)/bench loop
+	@echo "== Lua tensor ops vs memory bandwidth (build/fokus tests/bench/bench_ops.lua)"
+	@$(BENCH_ENV) $(HOST) tests/bench/bench_ops.lua $(BUILD)/bench
 
 # Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
 FUZZ_CC     := clang

@@ -414,5 +414,6 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_tokenizer(L);
     lf_open_prompt(L);
     lf_open_sampler(L);
+    lf_open_ops(L);
     return 1;
 }

@@ -223,6 +223,10 @@ void fokus_rng_init(fokus_rng *r, uint64_t seed);
 uint32_t fokus_rng_u32(fokus_rng *r);
 double fokus_rng_uniform(fokus_rng *r);            /* in (0, 1) */
 void fokus_rng_normal_n(fokus_rng *r, float *dst, size_t n);  /* N(0, 1) */
+/* The next n 32-bit words of the stream (word i is word i & 3 of Philox block i >> 2,
+ * the words fokus_rng_u32 returns one by one; each block is computed once). Set
+ * r->counter to start at any word. */
+void fokus_rng_u32_n(fokus_rng *r, uint32_t *dst, size_t n);
 
 /* ------------------------------------------------------------------------------------
  * Tensors

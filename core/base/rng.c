@@ -43,6 +43,19 @@ uint32_t fokus_rng_u32(fokus_rng *r)
     return b[r->counter++ & 3];
 }
 
+void fokus_rng_u32_n(fokus_rng *r, uint32_t *dst, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t b[4];
+        philox(r->seed, r->counter >> 2, b);
+        for (unsigned w = (unsigned)(r->counter & 3); w < 4 && i < n; w++, i++) {
+            dst[i] = b[w];
+            r->counter++;
+        }
+    }
+}
+
 static inline double u32_unit(uint32_t x)
 {
     return ((double)x + 0.5) * (1.0 / 4294967296.0); /* strictly inside (0, 1) */

@@ -101,6 +101,130 @@ void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
 /* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
 fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
 
+/* ------------------------------------------------------------------------------------
+ * Element-wise tensor arithmetic (broadcast.c, eltwise.c, compare.c, copy.c, create.c)
+ *
+ * Broadcasting (NumPy): shapes are aligned from the right; in each dimension the sizes
+ * must be equal or one of them 1 (it stretches); missing leading dims count as 1. A
+ * scalar operand is a 0-d tensor. Two shapes that do not broadcast give FOKUS_EINVAL
+ * with "add: shapes 2x3 and 4x3 do not broadcast (dim 1: 2 vs 4)" (dim numbered
+ * 1-based in the broadcast result).
+ * Inputs: any dtype and any strides (views are read in place, no copies); f16, bf16,
+ * integers and bool are read as f32 (integers beyond 2^24 round). Compute is f32;
+ * results are f32 (comparisons and logical ops: bool, 0/1 bytes).
+ * Destinations: dst NULL gives a new contiguous tensor from ctx's allocator in *out;
+ * otherwise dst must have exactly the result's dtype and shape, distinct elements
+ * (any positive strides) and is written in place (*out untouched). Unlike the
+ * matmul family, dst MAY alias an input: the same view is updated in place; any other
+ * overlap goes through a temporary, so the result is always as if computed first.
+ * Large tensors are split over ctx's workers (ctx NULL: one thread).
+ * Accuracy (f32 results against double precision of the same f32 inputs): + - * /
+ * sqrt abs neg floor relu clamp and comparisons are exact or correctly rounded; rsqrt
+ * < 1.5 ulp (1 / sqrt); pow is libm's powf (< 1 ulp); exp < 1.5 ulp, log < 1 ulp, sin/cos < 2
+ * ulp, sigmoid, silu, tanh < 3 ulp, gelu < 4 ulp, gelu_tanh < 5 ulp (bounds from
+ * simd_math.h, checked by tests/c/test_simd_math.c and test_eltwise.c).
+ * ---------------------------------------------------------------------------------- */
+
+/* A tensor or a scalar: t NULL means the number `value` (a 0-d operand, rounded to
+ * f32 like PyTorch's wrapped numbers). */
+typedef struct fokus_operand {
+    const fokus_tensor *t;
+    double value;
+} fokus_operand;
+
+static inline fokus_operand fokus_op_tensor(const fokus_tensor *t)
+{
+    fokus_operand o = {t, 0.0};
+    return o;
+}
+
+static inline fokus_operand fokus_op_scalar(double v)
+{
+    fokus_operand o = {NULL, v};
+    return o;
+}
+
+typedef enum fokus_ew_binop {
+    FOKUS_EW_ADD = 0, FOKUS_EW_SUB, FOKUS_EW_MUL, FOKUS_EW_DIV, FOKUS_EW_POW,   /* -> f32 */
+    FOKUS_EW_LT, FOKUS_EW_LE, FOKUS_EW_GT, FOKUS_EW_GE, FOKUS_EW_EQ, FOKUS_EW_NE, /* -> bool */
+    FOKUS_EW_AND, FOKUS_EW_OR,  /* -> bool; an operand is true when nonzero (nan too) */
+    FOKUS_EW_NBINOPS
+} fokus_ew_binop;
+
+typedef enum fokus_ew_unop {
+    FOKUS_EW_EXP = 0, FOKUS_EW_LOG, FOKUS_EW_SQRT, FOKUS_EW_RSQRT, FOKUS_EW_ABS, FOKUS_EW_TANH,
+    FOKUS_EW_SIGMOID, FOKUS_EW_SILU,
+    FOKUS_EW_GELU,       /* x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
+    FOKUS_EW_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    FOKUS_EW_RELU, FOKUS_EW_SIN, FOKUS_EW_COS, FOKUS_EW_FLOOR, FOKUS_EW_NEG,
+    FOKUS_EW_NOT,        /* -> bool: x == 0 */
+    FOKUS_EW_NUNOPS
+} fokus_ew_unop;
+
+/* "add", "lt", "logical_and", ... and "exp", "gelu", "logical_not", ... */
+const char *fokus_ew_binop_name(fokus_ew_binop op);
+const char *fokus_ew_unop_name(fokus_ew_unop op);
+
+/* The broadcast shape of n tensors (NULL entries are scalars) into ndim/shape, or
+ * FOKUS_EINVAL with the message above, prefixed by fn. */
+fokus_status fokus_broadcast_shape(const char *fn, int n, const fokus_tensor *const *ts, int *ndim,
+                                   int64_t shape[FOKUS_MAX_DIMS], fokus_error *err);
+
+/* a op b, broadcast, for the arithmetic ops (FOKUS_EW_ADD .. FOKUS_EW_POW) -> f32.
+ * pow: powf (0^0 = 1, a negative base with a fractional exponent gives nan).
+ * Division by zero gives +-inf or nan (IEEE). Errors: FOKUS_EINVAL (shapes, dst, op),
+ * FOKUS_ENOMEM. */
+fokus_status fokus_binary(fokus_ctx *ctx, fokus_ew_binop op, fokus_operand a, fokus_operand b,
+                          const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* The same for comparisons and logical ops (FOKUS_EW_LT .. FOKUS_EW_OR) -> bool.
+ * Comparisons with nan are false except ne. */
+fokus_status fokus_compare(fokus_ctx *ctx, fokus_ew_binop op, fokus_operand a, fokus_operand b,
+                           const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* f(x) element-wise, same shape. Special values follow C99 Annex F (log(0) = -inf,
+ * log(-1) = nan, sqrt(-1) = nan, rsqrt(0) = inf, ...); gelu(-inf) = silu(-inf) = -0
+ * (the limits); relu(nan) = nan. */
+fokus_status fokus_unary(fokus_ctx *ctx, fokus_ew_unop op, const fokus_tensor *x, const fokus_tensor *dst,
+                         fokus_tensor *out, fokus_error *err);
+
+/* min(max(x, lo), hi) (as torch.clamp: lo > hi gives hi everywhere); a nan bound is
+ * absent (clamp only the other side); nan elements stay nan. */
+fokus_status fokus_clamp(fokus_ctx *ctx, const fokus_tensor *x, double lo, double hi, const fokus_tensor *dst,
+                         fokus_tensor *out, fokus_error *err);
+
+/* cond ? a : b element-wise, all three broadcast together; cond is true where nonzero
+ * (any dtype; nan is true). Result f32. */
+fokus_status fokus_where(fokus_ctx *ctx, fokus_operand cond, fokus_operand a, fokus_operand b,
+                         const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* dst[...] = src[...] with src broadcast to dst's shape (src may be a scalar) and
+ * converted to dst's dtype (f16/bf16 round to nearest even; to integers as
+ * fokus_tensor_copy: truncation, FOKUS_ERANGE for nan/inf/out of range; integer to
+ * integer exact). dst needs distinct elements; src may overlap dst in any way. */
+fokus_status fokus_copy(fokus_ctx *ctx, const fokus_tensor *dst, fokus_operand src, fokus_error *err);
+
+/* Creation. Every one writes into dst (checked as above) or a new tensor in *out.
+ * arange: start, start + step, ... while < end (step > 0) or > end (step < 0), as
+ *   torch.arange: n = ceil((end - start) / step) elements, value i = start + i step
+ *   computed in double; dt any dtype (FOKUS_ERANGE when a value does not fit it).
+ *   step 0, or a count above 2^40, is FOKUS_EINVAL.
+ * linspace: n >= 0 points from a to b inclusive (f32); as torch.linspace, the first
+ *   half counts up from a and the second down from b, so both ends are exact.
+ * full: every element v (dt any dtype; FOKUS_ERANGE when v is not a value of it).
+ * rand: uniform in [0, 1) with 24 random bits per value (multiples of 2^-24, exact in
+ *   f32): element i (row-major) is word i of the Philox stream of `seed` (the
+ *   generator of fokus_rng), so a seed gives the same values on every machine, for
+ *   any thread count and any dtype conversion afterwards (dt float). */
+fokus_status fokus_arange(fokus_ctx *ctx, double start, double end, double step, fokus_dtype dt,
+                          const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+fokus_status fokus_linspace(fokus_ctx *ctx, double a, double b, int64_t n, const fokus_tensor *dst,
+                            fokus_tensor *out, fokus_error *err);
+fokus_status fokus_full(fokus_ctx *ctx, int ndim, const int64_t *shape, double v, fokus_dtype dt,
+                        const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+fokus_status fokus_rand(fokus_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed, fokus_dtype dt,
+                        const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -156,4 +156,332 @@ static inline simde__m512 fokus_v_load16_widen(const void *p, int dt_f16, int dt
     return simde_mm512_loadu_ps((const float *)p);
 }
 
+/* ------------------------------------------------------------------------------------
+ * ulp-accurate natural log, sine and cosine (element-wise tensor ops, traced mods).
+ * Unlike the functions above these handle every float: subnormals, +-0, +-inf, nan.
+ * tests/c/test_simd_math.c measures them against double precision over a sweep of
+ * all float exponents and the special values:
+ *   fokus_v_log      < 1 ulp everywhere (0.79 measured) (x < 0 and nan give nan, 0 gives -inf,
+ *                    +inf gives +inf; subnormal inputs are exact-scaled first)
+ *   fokus_v_sin/cos  < 2 ulp (1.50 measured) for |x| <= FOKUS_TRIG_VEC_MAX (a four-part Cody-Waite
+ *                    reduction with FMA, exact enough at that size); larger arguments,
+ *                    inf and nan are done lane by lane in double by libm (correctly
+ *                    reduced at any size, ~0.5 ulp after rounding to float), so the
+ *                    bound holds for every float; inf gives nan.
+ * ---------------------------------------------------------------------------------- */
+
+/* log(x) = k ln2 + log(m), m = x / 2^k in [sqrt(1/2), sqrt(2)), f = m - 1:
+ * log(1 + f) = f - f^2/2 + f^3 P(f) with the degree-8 minimax P of Cephes' logf, and
+ * ln2 split in two (0.693359375 has 9 bits, so k * it is exact) so that adding
+ * k ln2 costs no accuracy. */
+static inline simde__m512 fokus_v_log(simde__m512 x)
+{
+    const simde__m512 zero = simde_mm512_setzero_ps();
+    /* subnormals: scale into the normal range exactly, take 23 off the exponent */
+    simde__mmask16 sub = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(1.17549435e-38f), SIMDE_CMP_LT_OQ);
+    simde__m512 xs = simde_mm512_mask_mul_ps(x, sub, x, simde_mm512_set1_ps(8388608.0f));
+    simde__m512 kb = simde_mm512_maskz_mov_ps(sub, simde_mm512_set1_ps(-23.0f));
+    /* (bits + bits(1) - bits(sqrt(1/2))) >> 23 is the biased exponent kb that puts
+     * m = x / 2^(kb - 127) in [sqrt(1/2), sqrt(2)); kb < 2^23 converts to float by
+     * the 2^23 "magic number" (this SIMDe has no 512-bit int->float conversion). */
+    simde__m512i xi = simde_mm512_castps_si512(xs);
+    simde__m512i kbi = simde_mm512_srli_epi32(simde_mm512_add_epi32(xi, simde_mm512_set1_epi32(0x004afb0d)), 23);
+    simde__m512i mi = simde_mm512_sub_epi32(xi, simde_mm512_slli_epi32(simde_mm512_sub_epi32(kbi, simde_mm512_set1_epi32(127)), 23));
+    simde__m512 m = simde_mm512_castsi512_ps(mi);
+    simde__m512 kf = simde_mm512_sub_ps(simde_mm512_castsi512_ps(simde_mm512_or_si512(kbi, simde_mm512_set1_epi32(0x4b000000))),
+                                        simde_mm512_set1_ps(8388608.0f + 127.0f));
+    simde__m512 e = simde_mm512_add_ps(kf, kb);
+    simde__m512 f = simde_mm512_sub_ps(m, simde_mm512_set1_ps(1.0f));
+    simde__m512 z = simde_mm512_mul_ps(f, f);
+    simde__m512 p = simde_mm512_set1_ps(7.0376836292e-2f);
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(-1.1514610310e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(1.1676998740e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(-1.2420140846e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(1.4249322787e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(-1.6668057665e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(2.0000714765e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(-2.4999993993e-1f));
+    p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(3.3333331174e-1f));
+    simde__m512 y = simde_mm512_mul_ps(simde_mm512_mul_ps(p, f), z);
+    y = simde_mm512_fmadd_ps(e, simde_mm512_set1_ps(-2.12194440e-4f), y);
+    y = simde_mm512_fnmadd_ps(z, simde_mm512_set1_ps(0.5f), y);
+    simde__m512 r = simde_mm512_add_ps(f, y);
+    r = simde_mm512_fmadd_ps(e, simde_mm512_set1_ps(0.693359375f), r);
+    /* special values: +inf stays, 0 gives -inf, negative and nan give nan */
+    simde__mmask16 pinf = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(__builtin_inff()), SIMDE_CMP_EQ_OQ);
+    r = simde_mm512_mask_mov_ps(r, pinf, x);
+    simde__mmask16 isz = simde_mm512_cmp_ps_mask(x, zero, SIMDE_CMP_EQ_OQ);
+    r = simde_mm512_mask_mov_ps(r, isz, simde_mm512_set1_ps(-__builtin_inff()));
+    simde__mmask16 bad = simde_mm512_cmp_ps_mask(x, zero, SIMDE_CMP_NGE_UQ); /* x < 0 or nan */
+    return simde_mm512_mask_mov_ps(r, bad, simde_mm512_set1_ps(__builtin_nanf("")));
+}
+
+/* Arguments up to this size take the vector reduction (j = round(x 2/pi) < 2^16, so
+ * the parts of pi/2 beyond the fourth contribute < 2^-60 to r). */
+#define FOKUS_TRIG_VEC_MAX 65536.0f
+
+/* r = x - j pi/2 and the quadrant j mod 4. The first FMA is exact (x and j*C1 are both
+ * multiples of ulp(C1) = 2^-23 when |x| >= 1, and the difference is below 1); the
+ * following parts each add one rounding of the (already small) remainder. */
+static inline simde__m512 fokus__v_trig_reduce(simde__m512 x, simde__m512i *quadrant)
+{
+    simde__m512 j = simde_mm512_roundscale_ps(simde_mm512_mul_ps(x, simde_mm512_set1_ps(0.636619772367581343f)),
+                                              SIMDE_MM_FROUND_TO_NEAREST_INT | SIMDE_MM_FROUND_NO_EXC);
+    simde__m512 r = simde_mm512_fnmadd_ps(j, simde_mm512_set1_ps(0x1.921fb6p+0f), x);
+    r = simde_mm512_fnmadd_ps(j, simde_mm512_set1_ps(-0x1.777a5cp-25f), r);
+    r = simde_mm512_fnmadd_ps(j, simde_mm512_set1_ps(-0x1.ee59dap-50f), r);
+    r = simde_mm512_fnmadd_ps(j, simde_mm512_set1_ps(0x1.98a2e0p-77f), r);
+    /* j + 1.5 * 2^23 holds j in its low mantissa bits (two's complement mod 2^22) */
+    *quadrant = simde_mm512_castps_si512(simde_mm512_add_ps(j, simde_mm512_set1_ps(12582912.0f)));
+    return r;
+}
+
+/* sin and cos of r in [-pi/4, pi/4] (a little beyond when j was rounded the other way;
+ * the polynomials hold to ~0.9): Cephes' sinf/cosf minimax coefficients. */
+static inline simde__m512 fokus__v_sin_poly(simde__m512 r, simde__m512 z)
+{
+    simde__m512 p = simde_mm512_set1_ps(-1.9515295891e-4f);
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(8.3321608736e-3f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-1.6666654611e-1f));
+    return simde_mm512_fmadd_ps(simde_mm512_mul_ps(p, z), r, r);
+}
+
+static inline simde__m512 fokus__v_cos_poly(simde__m512 z)
+{
+    simde__m512 p = simde_mm512_set1_ps(2.443315711809948e-5f);
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-1.388731625493765e-3f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(4.166664568298827e-2f));
+    simde__m512 y = simde_mm512_mul_ps(simde_mm512_mul_ps(p, z), z);
+    y = simde_mm512_fnmadd_ps(z, simde_mm512_set1_ps(0.5f), y);
+    return simde_mm512_add_ps(y, simde_mm512_set1_ps(1.0f));
+}
+
+/* sin(x) (cos_shift 0) or cos(x) = sin(x + pi/2) (cos_shift 1, one more quadrant). */
+static inline simde__m512 fokus__v_sincos(simde__m512 x, int cos_shift)
+{
+    simde__m512i q;
+    simde__m512 r = fokus__v_trig_reduce(x, &q);
+    q = simde_mm512_add_epi32(q, simde_mm512_set1_epi32(cos_shift));
+    simde__m512 z = simde_mm512_mul_ps(r, r);
+    simde__m512 s = fokus__v_sin_poly(r, z), c = fokus__v_cos_poly(z);
+    /* quadrant 1 and 3 take the cosine; 2 and 3 flip the sign */
+    simde__mmask16 odd = simde_mm512_test_epi32_mask(q, simde_mm512_set1_epi32(1));
+    simde__m512 y = simde_mm512_mask_mov_ps(s, odd, c);
+    simde__m512i sign = simde_mm512_slli_epi32(simde_mm512_and_si512(q, simde_mm512_set1_epi32(2)), 30);
+    y = simde_mm512_castsi512_ps(simde_mm512_xor_si512(simde_mm512_castps_si512(y), sign));
+    /* large, infinite and nan lanes: libm in double (rare; correct at any size) */
+    simde__mmask16 big = simde_mm512_cmp_ps_mask(simde_mm512_abs_ps(x), simde_mm512_set1_ps(FOKUS_TRIG_VEC_MAX),
+                                                 SIMDE_CMP_NLE_UQ);
+    if (big) {
+        float xv[16], yv[16];
+        simde_mm512_storeu_ps(xv, x);
+        simde_mm512_storeu_ps(yv, y);
+        for (int i = 0; i < 16; i++)
+            if (big & (1u << i)) yv[i] = (float)(cos_shift ? __builtin_cos((double)xv[i]) : __builtin_sin((double)xv[i]));
+        y = simde_mm512_loadu_ps(yv);
+    }
+    return y;
+}
+
+static inline simde__m512 fokus_v_sin(simde__m512 x)
+{
+    /* sin(-0) = -0 (the polynomial would give +0) */
+    simde__mmask16 z = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_EQ_OQ);
+    return simde_mm512_mask_mov_ps(fokus__v_sincos(x, 0), z, x);
+}
+static inline simde__m512 fokus_v_cos(simde__m512 x) { return fokus__v_sincos(x, 1); }
+
+/* ------------------------------------------------------------------------------------
+ * ulp-accurate exp, sigmoid, tanh and GELU for the element-wise tensor ops (eltwise.c).
+ * Bounds measured by tests/c/test_simd_math.c against double precision of the same
+ * float input (sweeps over every exponent; specials exact):
+ *   fokus_v_exp_acc        < 1.5 ulp; overflow to +inf above 88.72, gradual underflow
+ *                          to subnormals and 0 below -87.3, nan stays nan
+ *   fokus_v_sigmoid_acc    < 3 ulp     1 / (1 + exp(-x))
+ *   fokus_v_tanh_acc       < 3 ulp     odd polynomial below 0.625 (no cancellation
+ *                          near 0), 1 - 2 / (exp(2|x|) + 1) above
+ *   fokus_v_gelu_acc       < 4 ulp     x Phi(x), Phi the normal CDF (= the erf form
+ *                          0.5 x (1 + erf(x / sqrt 2))), accurate in the far negative
+ *                          tail too, where 1 + erf cancels: Phi(-a) is computed as
+ *                          exp(-a^2/2) R(a) with a^2 split exactly by an FMA
+ *   fokus_v_gelu_tanh_acc  < 5 ulp     x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)): the
+ *                          tanh form rewritten without the cancellation of 1 + tanh,
+ *                          its argument in double-float
+ * gelu(-inf) and silu(-inf) give -0 (the limit), not nan.
+ * ---------------------------------------------------------------------------------- */
+
+/* exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln2 in [-0.35, 0.35] by two FMA
+ * steps (the first is exact); exp(r) = 1 + r + r^2 P(r) with Cephes' expf minimax P.
+ * 2^n is applied by scalef, so that results in the subnormal range round once. */
+static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k);
+
+static inline simde__m512 fokus_v_exp_acc(simde__m512 x)
+{
+    return fokus__v_exp_scaled(x, 0.0f);
+}
+
+/* exp(x) 2^k, k an integer in [0, 64] and x <= 0 when k > 0: callers that multiply
+ * a subnormal exp by more factors keep all its bits this way and scale back once. */
+static inline simde__m512 fokus__v_exp_scaled(simde__m512 x, float k)
+{
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-150.0f)), simde_mm512_set1_ps(89.0f));
+    simde__m512 n = simde_mm512_roundscale_ps(simde_mm512_mul_ps(xc, simde_mm512_set1_ps(1.44269504088896341f)),
+                                              SIMDE_MM_FROUND_TO_NEAREST_INT | SIMDE_MM_FROUND_NO_EXC);
+    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0x1.62e430p-1f), xc);
+    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-1.904654323148236e-09f), r);
+    simde__m512 p = simde_mm512_set1_ps(1.9875691500e-4f);
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.3981999507e-3f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(8.3334519073e-3f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(4.1665795894e-2f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.6666665459e-1f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(5.0000001201e-1f));
+    simde__m512 y = simde_mm512_add_ps(simde_mm512_fmadd_ps(p, simde_mm512_mul_ps(r, r), r), simde_mm512_set1_ps(1.0f));
+    /* y 2^(n + k) in one step with a single rounding (vscalefps on AVX-512: overflow
+     * to inf, gradual underflow to subnormals and 0 come out right) */
+    if (k != 0.0f) n = simde_mm512_add_ps(n, simde_mm512_set1_ps(k));
+    y = simde_mm512_scalef_ps(y, n);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+/* sigmoid(zh + zl) for a double-float argument (zl = 0 for a float): with e =
+ * exp(-|z|) <= 1, 1 / (1 + e) for z >= 0 and e / (1 + e) below, so neither side
+ * loses its relative accuracy (1 / (1 + exp(-z)) overflows to 0 too early). */
+#define FOKUS__SCALE_UP 0x1p64f
+#define FOKUS__SCALE_DOWN 0x1p-64f
+
+/* Returns sigmoid * 2^64 (FOKUS__SCALE_UP): a subnormal result keeps its bits until the
+ * caller's final multiply by FOKUS__SCALE_DOWN. */
+static inline simde__m512 fokus__v_sigmoid2(simde__m512 zh, simde__m512 zl)
+{
+    simde__m512 one = simde_mm512_set1_ps(1.0f);
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(zh, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 e = fokus__v_exp_scaled(simde_mm512_sub_ps(simde_mm512_setzero_ps(), simde_mm512_abs_ps(zh)), 64.0f);
+    simde__m512 corr = simde_mm512_mask_sub_ps(zl, pos, simde_mm512_setzero_ps(), zl); /* exp(-|zh + zl|) */
+    e = simde_mm512_fmadd_ps(e, corr, e);
+    simde__m512 num = simde_mm512_mask_mov_ps(e, pos, simde_mm512_set1_ps(FOKUS__SCALE_UP));
+    simde__m512 den = simde_mm512_fmadd_ps(e, simde_mm512_set1_ps(FOKUS__SCALE_DOWN), one);
+    return simde_mm512_div_ps(num, den);
+}
+
+static inline simde__m512 fokus_v_sigmoid_acc(simde__m512 x)
+{
+    return simde_mm512_mul_ps(fokus__v_sigmoid2(x, simde_mm512_setzero_ps()), simde_mm512_set1_ps(FOKUS__SCALE_DOWN));
+}
+
+static inline simde__m512 fokus_v_tanh_acc(simde__m512 x)
+{
+    simde__m512 ax = simde_mm512_abs_ps(x), one = simde_mm512_set1_ps(1.0f);
+    /* Cephes' tanhf polynomial for |x| < 0.625 */
+    simde__m512 z = simde_mm512_mul_ps(x, x);
+    simde__m512 p = simde_mm512_set1_ps(-5.70498872745e-3f);
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(2.06390887954e-2f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-5.37397155531e-2f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(1.33314422036e-1f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(-3.33332819422e-1f));
+    simde__m512 small = simde_mm512_fmadd_ps(simde_mm512_mul_ps(p, z), ax, ax);
+    simde__m512 e = fokus_v_exp_acc(simde_mm512_add_ps(ax, ax));
+    simde__m512 t = simde_mm512_sub_ps(one, simde_mm512_div_ps(simde_mm512_set1_ps(2.0f), simde_mm512_add_ps(e, one)));
+    simde__mmask16 m = simde_mm512_cmp_ps_mask(ax, simde_mm512_set1_ps(0.625f), SIMDE_CMP_LT_OQ);
+    t = simde_mm512_mask_mov_ps(t, m, small);
+    /* both branches computed tanh(|x|); put the sign back (tanh(-0) = -0) */
+    simde__m512i sign = simde_mm512_and_si512(simde_mm512_castps_si512(x), simde_mm512_set1_epi32((int)0x80000000u));
+    return simde_mm512_castsi512_ps(simde_mm512_or_si512(simde_mm512_castps_si512(t), sign));
+}
+
+/* a Phi(-a) 2^64 for a = |x| >= 0 (Phi the normal CDF; Phi(-a) its lower tail),
+ * relative error ~2 ulp:
+ *   a < 3     a exp(-a^2/2) R(a - 1.5)
+ *   a >= 3    exp(-a^2/2) T(1/a^2)
+ * R and T are Chebyshev fits (mpmath, float coefficients; relative error 2.7e-8 and
+ * 4.2e-8) of Phi(-a) exp(a^2/2) on [0, 3] and of a Phi(-a) exp(a^2/2) in 1/a^2 for
+ * a >= 3. Near 0 nothing cancels: Phi(-a) ~ 1/2 is computed directly. exp(-a^2/2)
+ * takes a^2 as h + l exactly (FMA), so the tail keeps its relative accuracy where
+ * exp's argument is large; the 2^64 scale keeps the bits of results that end up
+ * subnormal. The tail branch (a division) runs only when some lane needs it. */
+static inline simde__m512 fokus__v_aphi_lower(simde__m512 a)
+{
+    simde__mmask16 r2 = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(3.0f), SIMDE_CMP_GE_OQ);
+    /* Phi(-20) ~ 3e-89 is 0 in float; the clamp keeps a^2 finite (inf - inf = nan) */
+    a = simde_mm512_min_ps(a, simde_mm512_set1_ps(20.0f));
+    simde__m512 h = simde_mm512_mul_ps(a, a);
+    simde__m512 l = simde_mm512_fmsub_ps(a, a, h); /* a^2 - h exactly */
+    simde__m512 e = fokus__v_exp_scaled(simde_mm512_mul_ps(h, simde_mm512_set1_ps(-0.5f)), 64.0f);
+    e = simde_mm512_fmadd_ps(e, simde_mm512_mul_ps(l, simde_mm512_set1_ps(-0.5f)), e); /* * exp(-l/2) */
+    simde__m512 u = simde_mm512_sub_ps(a, simde_mm512_set1_ps(1.5f));
+    simde__m512 p = simde_mm512_set1_ps(1.282497379e-07f);
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-5.738294249e-07f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(1.554726964e-06f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-6.294951618e-06f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.710653280e-05f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.026901373e-04f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(3.683781542e-04f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.265792176e-03f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(4.110377282e-03f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-1.249713264e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(3.518687189e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(-9.027127177e-02f));
+    p = simde_mm512_fmadd_ps(p, u, simde_mm512_set1_ps(2.057806700e-01f));
+    simde__m512 q = simde_mm512_mul_ps(simde_mm512_mul_ps(a, e), p);
+    if (r2) {
+        simde__m512 v = simde_mm512_div_ps(simde_mm512_set1_ps(1.0f), h);
+        simde__m512 t = simde_mm512_set1_ps(8.386467773e+03f);
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-5.059538086e+03f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(1.412316772e+03f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-2.567467346e+02f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(3.823172379e+01f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-5.915578365e+00f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(1.196144938e+00f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(-3.989395499e-01f));
+        t = simde_mm512_fmadd_ps(t, v, simde_mm512_set1_ps(3.989422917e-01f));
+        q = simde_mm512_mask_mov_ps(q, r2, simde_mm512_mul_ps(e, t));
+    }
+    return q;
+}
+
+static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
+{
+    /* x Phi(x) = -a Phi(-a) for x < 0, x - a Phi(-a) for x >= 0 (no cancellation:
+     * a Phi(-a) <= x / 2) */
+    simde__m512 aq = simde_mm512_mul_ps(fokus__v_aphi_lower(simde_mm512_abs_ps(x)), simde_mm512_set1_ps(FOKUS__SCALE_DOWN));
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 negaq = simde_mm512_castsi512_ps(
+        simde_mm512_xor_si512(simde_mm512_castps_si512(aq), simde_mm512_set1_epi32((int)0x80000000u))); /* -0 at -inf */
+    simde__m512 y = simde_mm512_mask_sub_ps(negaq, pos, x, aq);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+static inline simde__m512 fokus_v_gelu_tanh_acc(simde__m512 x)
+{
+    /* 0.5 x (1 + tanh(y)) = x sigmoid(z), z = 2y = x (c1 + c2 x^2), c1 = 2 sqrt(2/pi),
+     * c2 = 0.044715 c1. sigmoid(z) ~ exp(z) for z << 0 turns an error d in z into a
+     * relative error |z| d of the result, so z is formed in double-float (hi + lo,
+     * exact products by FMA, c1 and c2 in two parts each): |z| up to ~90 costs
+     * nothing. |x| is clamped to 100 for z (sigmoid has saturated long before). */
+    simde__m512 xz = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-100.0f)), simde_mm512_set1_ps(100.0f));
+    const simde__m512 c1h = simde_mm512_set1_ps(0x1.9884540000000p+0f), c1l = simde_mm512_set1_ps(-0x1.8579360000000p-25f);
+    const simde__m512 c2h = simde_mm512_set1_ps(0x1.2444f20000000p-4f), c2l = simde_mm512_set1_ps(0x1.49b16a0000000p-29f);
+    simde__m512 h = simde_mm512_mul_ps(xz, xz);
+    simde__m512 l = simde_mm512_fmsub_ps(xz, xz, h);
+    simde__m512 p = simde_mm512_mul_ps(c2h, h);
+    simde__m512 pl = simde_mm512_fmsub_ps(c2h, h, p);
+    pl = simde_mm512_fmadd_ps(c2h, l, simde_mm512_fmadd_ps(c2l, h, pl));
+    /* w = c1 + p as a two-sum (exact: s + err) */
+    simde__m512 sw = simde_mm512_add_ps(c1h, p);
+    simde__m512 bb = simde_mm512_sub_ps(sw, c1h);
+    simde__m512 err = simde_mm512_add_ps(simde_mm512_sub_ps(c1h, simde_mm512_sub_ps(sw, bb)), simde_mm512_sub_ps(p, bb));
+    simde__m512 wl = simde_mm512_add_ps(simde_mm512_add_ps(err, pl), c1l);
+    simde__m512 zh = simde_mm512_mul_ps(xz, sw);
+    simde__m512 zl = simde_mm512_fmadd_ps(xz, wl, simde_mm512_fmsub_ps(xz, sw, zh));
+    /* the 2^64 scale comes off before the product for x >= 0 (x 2^64 could overflow),
+     * after it for x < 0 (where the result may be subnormal) */
+    simde__m512 sg = fokus__v_sigmoid2(zh, zl), down = simde_mm512_set1_ps(FOKUS__SCALE_DOWN);
+    simde__mmask16 pos = simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GE_OQ);
+    simde__m512 y = simde_mm512_mul_ps(x, simde_mm512_mask_mul_ps(sg, pos, sg, down));
+    y = simde_mm512_mask_mul_ps(y, (simde__mmask16)(pos ^ 0xffffu), y, down);
+    simde__mmask16 ninf = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-__builtin_inff()), SIMDE_CMP_EQ_OQ);
+    return simde_mm512_mask_mov_ps(y, ninf, simde_mm512_set1_ps(-0.0f));
+}
+
 #endif /* FOKUS_SIMD_MATH_H */

@@ -20,6 +20,13 @@
  *   blasbase.attend_c(H, Nq, Nk, d, n, threads)
  *                                      → seconds for n fokus_attend calls from C
  *   blasbase.sleep(seconds)            lets OpenBLAS's spinning workers go to sleep
+ *   blasbase.stream(bytes [, threads [, reps]])
+ *                                      → copy, triad: the machine's memory bandwidth in
+ *                                        GB/s, STREAM-style (best of reps, default 5) over
+ *                                        arrays of `bytes` each, on `threads` workers
+ *                                        (default 2): copy c = a moves 2 x bytes, triad
+ *                                        a = b + s c moves 3 x bytes; plain stores, as
+ *                                        STREAM compiled without non-temporal hints
  *
  * Operands are filled with fixed pseudo-random values once per shape and kept for the
  * next call with the same shape, so only the products are timed. The module links its
@@ -200,6 +207,56 @@ static int bb_attend(lua_State *L)
     return 1;
 }
 
+typedef struct bb_stream_arg {
+    float *a, *b, *c;
+    int kind; /* 0 first touch, 1 copy, 2 triad */
+} bb_stream_arg;
+
+static void bb_stream_task(void *argp, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    bb_stream_arg *s = (bb_stream_arg *)argp;
+    float *restrict a = s->a, *restrict b = s->b, *restrict c = s->c;
+    if (s->kind == 0) {
+        for (int64_t i = begin; i < end; i++) a[i] = 1.0f, b[i] = 2.0f, c[i] = 0.5f;
+    } else if (s->kind == 1) {
+        for (int64_t i = begin; i < end; i++) c[i] = a[i];
+    } else {
+        for (int64_t i = begin; i < end; i++) a[i] = b[i] + 3.0f * c[i];
+    }
+}
+
+static int bb_stream(lua_State *L)
+{
+    const double bytes = luaL_checknumber(L, 1);
+    const int threads = (int)luaL_optinteger(L, 2, 2);
+    const int reps = (int)luaL_optinteger(L, 3, 5);
+    luaL_argcheck(L, bytes >= 4096 && bytes <= 4e9, 1, "bytes must be in [4096, 4e9]");
+    fokus_ctx *ctx = bb_ctx(L, threads);
+    const int64_t n = (int64_t)(bytes / sizeof(float));
+    bb_stream_arg s = {(float *)fokus_alloc((size_t)n * 4), (float *)fokus_alloc((size_t)n * 4),
+                       (float *)fokus_alloc((size_t)n * 4), 0};
+    if (!s.a || !s.b || !s.c) {
+        fokus_free(s.a), fokus_free(s.b), fokus_free(s.c);
+        return luaL_error(L, "blasbase: out of memory for 3 x %.0f bytes", bytes);
+    }
+    const int64_t grain = (n + 4 * threads - 1) / (4 * threads);
+    fokus_parallel(ctx, n, grain, bb_stream_task, &s); /* first touch by the workers */
+    double best[3] = {1e30, 1e30, 1e30};
+    for (int r = 0; r < reps; r++)
+        for (int k = 1; k <= 2; k++) {
+            s.kind = k;
+            double t0 = fokus_clock();
+            fokus_parallel(ctx, n, grain, bb_stream_task, &s);
+            double t = fokus_clock() - t0;
+            if (t < best[k]) best[k] = t;
+        }
+    fokus_free(s.a), fokus_free(s.b), fokus_free(s.c);
+    lua_pushnumber(L, 2.0 * (double)n * 4 / best[1] / 1e9);
+    lua_pushnumber(L, 3.0 * (double)n * 4 / best[2] / 1e9);
+    return 2;
+}
+
 static int bb_sleep(lua_State *L)
 {
     double s = luaL_checknumber(L, 1);
@@ -212,7 +269,7 @@ __attribute__((visibility("default"))) int luaopen_blasbase(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"info", bb_info},     {"peak", bb_peak},   {"sgemm", bb_sgemm},
                                      {"attend", bb_attend}, {"sleep", bb_sleep}, {"gemm", bb_gemm},
-                                     {"attend_c", bb_attend_c}, {NULL, NULL}};
+                                     {"attend_c", bb_attend_c}, {"stream", bb_stream}, {NULL, NULL}};
     lua_newtable(L);
     bb_state *s = (bb_state *)lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);

@@ -1,0 +1,267 @@
+/* softmax and log_softmax along one dimension. Contract: fokus_linalg.h.
+ *
+ * Rows (the dim is the last one): three passes over a row that stays in cache after
+ * the first: the maximum, exp(x - max) stored and summed, then the scaling (or, for
+ * log_softmax, x - max - log(sum) from the input). Other dims: the same three passes
+ * on a block of 256 neighbouring columns at once, walking down the dim, so the SIMD
+ * vectors run along the contiguous innermost dim. Tails go through padded vectors,
+ * so every element goes through the same vector code. */
+#include <math.h>
+#include <string.h>
+
+#include <simde/x86/avx512.h>
+
+#include "linalg/fokus_linalg.h"
+
+#define COLS 256
+#define FLUSH 2048 /* elements per f32 partial sum before it is added in double */
+#define MIN_WORK 32768
+
+/* e^x within 2 ulp: n = round(x log2 e), r = x - n ln2 in two parts (Cody-Waite; n ln2_hi
+ * is exact for |n| <= 2^9), e^r by its Taylor polynomial to degree 7 (truncation
+ * 5e-9 relative on |r| <= ln2/2), times 2^n by an add into the exponent field.
+ * x < -86.6 gives 0 (2^n would leave the normal range: a flush, not a subnormal),
+ * x > 88.72 gives inf, NaN stays NaN. */
+static inline simde__m512 exp_ps(simde__m512 x)
+{
+    const simde__m512 lo = simde_mm512_set1_ps(-86.6f), hi = simde_mm512_set1_ps(88.72f);
+    const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: adding it rounds */
+    simde__mmask16 under = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_LT_OQ);
+    simde__mmask16 over = simde_mm512_cmp_ps_mask(x, hi, SIMDE_CMP_GT_OQ);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, lo), hi); /* NaN -> lo */
+    simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
+    simde__m512 n = simde_mm512_sub_ps(t, shifter);
+    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
+    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-2.12194440e-4f), r);
+    simde__m512 p = simde_mm512_set1_ps(1.0f / 5040);
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 720));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 120));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 24));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 6));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.5f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    /* the low mantissa bits of t hold n; the shift drops the shifter's own bits */
+    simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
+    simde__m512 y = simde_mm512_castsi512_ps(simde_mm512_add_epi32(simde_mm512_castps_si512(p), e));
+    y = simde_mm512_mask_mov_ps(y, under, simde_mm512_setzero_ps());
+    y = simde_mm512_mask_mov_ps(y, over, simde_mm512_set1_ps(INFINITY));
+    return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+/* Partial vectors at the end of a run (this SIMDe has no masked loads and stores):
+ * `left` < 16 lanes are real, the others hold `fill`. */
+static inline simde__m512 load_part(const float *p, int64_t left, float fill)
+{
+    if (left >= 16) return simde_mm512_loadu_ps(p);
+    float b[16];
+    for (int i = 0; i < 16; i++) b[i] = i < left ? p[i] : fill;
+    return simde_mm512_loadu_ps(b);
+}
+
+static inline void store_part(float *p, simde__m512 v, int64_t left)
+{
+    if (left >= 16) {
+        simde_mm512_storeu_ps(p, v);
+        return;
+    }
+    float b[16];
+    simde_mm512_storeu_ps(b, v);
+    memcpy(p, b, (size_t)left * sizeof *p);
+}
+
+static double hsum_d(simde__m512 v)
+{
+    float t[16];
+    simde_mm512_storeu_ps(t, v);
+    double s = 0;
+    for (int i = 0; i < 16; i++) s += t[i];
+    return s;
+}
+
+static float hmax(simde__m512 v)
+{
+    float t[16];
+    simde_mm512_storeu_ps(t, v);
+    float m = t[0];
+    for (int i = 1; i < 16; i++) m = t[i] > m ? t[i] : m;
+    return m;
+}
+
+/* One row: x and y may be the same buffer. */
+static void softmax_row(float *y, const float *x, int64_t n, bool lg)
+{
+    const simde__m512 ninf = simde_mm512_set1_ps(-INFINITY);
+    simde__m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        m0 = simde_mm512_max_ps(m0, simde_mm512_loadu_ps(x + i));
+        m1 = simde_mm512_max_ps(m1, simde_mm512_loadu_ps(x + i + 16));
+        m2 = simde_mm512_max_ps(m2, simde_mm512_loadu_ps(x + i + 32));
+        m3 = simde_mm512_max_ps(m3, simde_mm512_loadu_ps(x + i + 48));
+    }
+    for (; i < n; i += 16) m0 = simde_mm512_max_ps(m0, load_part(x + i, n - i, -INFINITY));
+    float mx = hmax(simde_mm512_max_ps(simde_mm512_max_ps(m0, m1), simde_mm512_max_ps(m2, m3)));
+    const simde__m512 vm = simde_mm512_set1_ps(mx);
+    double sum = 0;
+    for (int64_t b = 0; b < n; b += FLUSH) {
+        const int64_t e = b + FLUSH < n ? b + FLUSH : n;
+        simde__m512 s0 = simde_mm512_setzero_ps(), s1 = s0;
+        for (i = b; i + 32 <= e; i += 32) {
+            simde__m512 e0 = exp_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i), vm));
+            simde__m512 e1 = exp_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i + 16), vm));
+            if (!lg) {
+                simde_mm512_storeu_ps(y + i, e0);
+                simde_mm512_storeu_ps(y + i + 16, e1);
+            }
+            s0 = simde_mm512_add_ps(s0, e0);
+            s1 = simde_mm512_add_ps(s1, e1);
+        }
+        for (; i < e; i += 16) {
+            /* padding lanes hold -inf: exp gives 0 there */
+            simde__m512 e0 = exp_ps(simde_mm512_sub_ps(load_part(x + i, e - i, -INFINITY), vm));
+            if (!lg) store_part(y + i, e0, e - i);
+            s0 = simde_mm512_add_ps(s0, e0);
+        }
+        sum += hsum_d(simde_mm512_add_ps(s0, s1));
+    }
+    if (lg) {
+        const simde__m512 ls = simde_mm512_set1_ps((float)log(sum));
+        for (i = 0; i < n; i += 16)
+            store_part(y + i, simde_mm512_sub_ps(simde_mm512_sub_ps(load_part(x + i, n - i, 0), vm), ls), n - i);
+    } else {
+        const simde__m512 inv = simde_mm512_set1_ps((float)(1.0 / sum));
+        for (i = 0; i < n; i += 16) store_part(y + i, simde_mm512_mul_ps(load_part(y + i, n - i, 0), inv), n - i);
+    }
+}
+
+/* Columns [0, w) (w <= COLS) of a contiguous [n, m] block at y, in place. */
+static void softmax_cols(float *y, int64_t n, int64_t m, int64_t w, bool lg)
+{
+    float mx[COLS], acc[COLS], fin[COLS];
+    double sum[COLS];
+    for (int64_t j = 0; j < COLS; j++) {
+        mx[j] = -INFINITY;
+        acc[j] = 0;
+        sum[j] = 0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = y + i * m;
+        for (int64_t j = 0; j < w; j += 16)
+            simde_mm512_storeu_ps(mx + j, simde_mm512_max_ps(simde_mm512_loadu_ps(mx + j), load_part(row + j, w - j, -INFINITY)));
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float *row = y + i * m;
+        for (int64_t j = 0; j < w; j += 16) {
+            simde__m512 e = exp_ps(simde_mm512_sub_ps(load_part(row + j, w - j, -INFINITY), simde_mm512_loadu_ps(mx + j)));
+            if (!lg) store_part(row + j, e, w - j);
+            simde_mm512_storeu_ps(acc + j, simde_mm512_add_ps(simde_mm512_loadu_ps(acc + j), e));
+        }
+        if ((i + 1) % 256 == 0 || i + 1 == n) {
+            for (int64_t j = 0; j < w; j++) {
+                sum[j] += acc[j];
+                acc[j] = 0;
+            }
+        }
+    }
+    for (int64_t j = 0; j < COLS; j++) fin[j] = j >= w ? 0 : lg ? (float)log(sum[j]) : (float)(1.0 / sum[j]);
+    for (int64_t i = 0; i < n; i++) {
+        float *row = y + i * m;
+        for (int64_t j = 0; j < w; j += 16) {
+            simde__m512 v = load_part(row + j, w - j, 0), f = simde_mm512_loadu_ps(fin + j);
+            v = lg ? simde_mm512_sub_ps(simde_mm512_sub_ps(v, simde_mm512_loadu_ps(mx + j)), f) : simde_mm512_mul_ps(v, f);
+            store_part(row + j, v, w - j);
+        }
+    }
+}
+
+typedef struct sm_args {
+    float *y;
+    const char *x;           /* row case: input rows at offsets of the outer dims */
+    int nd;
+    int64_t shape[FOKUS_MAX_DIMS], stride[FOKUS_MAX_DIMS];
+    int64_t n, m, ncb;       /* reduced length; column case: inner length and its blocks */
+    bool log;
+} sm_args;
+
+static void row_task(void *argp, int64_t b, int64_t e, int worker)
+{
+    const sm_args *a = argp;
+    for (int64_t r = b; r < e; r++) {
+        int64_t off = 0, q = r;
+        for (int d = a->nd - 1; d >= 0; d--) {
+            off += (q % a->shape[d]) * a->stride[d];
+            q /= a->shape[d];
+        }
+        softmax_row(a->y + r * a->n, (const float *)a->x + off, a->n, a->log);
+    }
+}
+
+static void col_task(void *argp, int64_t b, int64_t e, int worker)
+{
+    const sm_args *a = argp;
+    for (int64_t it = b; it < e; it++) {
+        const int64_t o = it / a->ncb, j0 = it % a->ncb * COLS;
+        const int64_t w = a->m - j0 < COLS ? a->m - j0 : COLS;
+        softmax_cols(a->y + o * a->n * a->m + j0, a->n, a->m, w, a->log);
+    }
+}
+
+fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool take_log, const fokus_tensor *dst,
+                           fokus_tensor *out, fokus_error *err)
+{
+    const char *fn = take_log ? "log_softmax" : "softmax";
+    if (!x || (!x->data && fokus_tensor_numel(x) > 0)) return fokus_fail(err, FOKUS_EINVAL, "%s: no input tensor", fn);
+    if (x->ndim == 0 && (dim == 0 || dim == -1)) {
+        /* a 0-d tensor is one row of one element, as torch allows */
+    } else if (dim < -x->ndim || dim >= x->ndim) {
+        return fokus_fail(err, FOKUS_EINVAL, "%s: dim %d out of range for a %d-d tensor", fn, dim >= 0 ? dim + 1 : dim,
+                          x->ndim);
+    }
+    if (dim < 0) dim += x->ndim;
+    if (dim < 0) dim = 0;
+    fokus_tensor res;
+    const fokus_tensor *in[1] = {x};
+    fokus_status st = fokus_out_begin(ctx, fn, dst, FOKUS_F32, x->ndim, x->shape, in, 1, &res, err);
+    if (st != FOKUS_OK) return st;
+    const int64_t numel = fokus_tensor_numel(x);
+    sm_args a;
+    memset(&a, 0, sizeof a);
+    a.y = res.data;
+    a.log = take_log;
+    a.n = x->ndim ? x->shape[dim] : 1;
+    a.m = 1;
+    for (int d = dim + 1; d < x->ndim; d++) a.m *= x->shape[d];
+    if (numel > 0) {
+        /* in place from x when it is f32 with unit stride along a last dim */
+        bool direct = x->dtype == FOKUS_F32 && a.m == 1 && (a.n == 1 || x->stride[dim] == 1);
+        if (direct) {
+            a.x = x->data;
+            for (int d = 0; d < x->ndim; d++) {
+                if (d == dim || x->shape[d] == 1) continue;
+                a.shape[a.nd] = x->shape[d];
+                a.stride[a.nd++] = x->stride[d];
+            }
+        } else {
+            st = fokus_tensor_copy(&res, x, err);
+            if (st != FOKUS_OK) {
+                fokus_tensor_release(&res);
+                return st;
+            }
+            a.x = res.data;
+            a.shape[0] = numel / (a.n * a.m);
+            a.stride[0] = a.n * a.m;
+            a.nd = 1;
+        }
+        if (a.m == 1) {
+            fokus_parallel(ctx, numel / a.n, (MIN_WORK + a.n - 1) / a.n, row_task, &a);
+        } else {
+            a.ncb = (a.m + COLS - 1) / COLS;
+            int64_t per = a.n * (a.m < COLS ? a.m : COLS);
+            fokus_parallel(ctx, numel / (a.n * a.m) * a.ncb, (MIN_WORK + per - 1) / per, col_task, &a);
+        }
+    }
+    fokus_out_finish(dst, &res, out);
+    return FOKUS_OK;
+}

@@ -31,7 +31,7 @@
 #include "simd_math.h"
 
 #define BLOCK 2048         /* elements per f32 block sum (row kernels) */
-#define COLS 256           /* outputs per column block */
+#define COLS 1024          /* outputs per column block */
 #define FLUSH 256          /* rows per f32 block sum (column kernels) */
 #define MIN_WORK 32768     /* elements below which a work item is not worth a dispatch */
 #define MAX_SEG (1 << 30)  /* positions within a segment fit the kernels' int32 lanes */
@@ -225,47 +225,81 @@ static inline __attribute__((always_inline)) void row_sums(const char *x, const 
  * Each lane keeps its best value and where it was found; a lane takes a new value
  * only when strictly better, so within a lane the first occurrence stays, and the
  * lanes are merged by position at the end. */
+static inline __attribute__((always_inline)) simde__mmask16 take_mask(simde__m512 v, simde__m512 best, const bool max)
+{
+    simde__mmask16 take = max ? simde_mm512_cmp_ps_mask(v, best, SIMDE_CMP_GT_OQ)
+                              : simde_mm512_cmp_ps_mask(v, best, SIMDE_CMP_LT_OQ);
+    /* a NaN replaces a number, never the other way round */
+    return take | (simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q) & simde_mm512_cmp_ps_mask(best, best, SIMDE_CMP_ORD_Q));
+}
+
 static inline __attribute__((always_inline)) void row_extreme(const char *x, const fokus_dtype dt, int64_t n,
                                                               const bool max, part *r)
 {
     const size_t es = dt == FOKUS_F32 ? 4 : 2;
-    simde__m512 best = simde_mm512_set1_ps(max ? -INFINITY : INFINITY);
-    simde__m512i pos = simde_mm512_set1_epi32(-1);
-    simde__m512i cur = simde_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const simde__m512i step = simde_mm512_set1_epi32(16);
+    const simde__m512 start = simde_mm512_set1_ps(max ? -INFINITY : INFINITY);
+    simde__m512 b[4] = {start, start, start, start};
+    simde__m512i pos[4], cur[4];
+    for (int c = 0; c < 4; c++) {
+        pos[c] = simde_mm512_set1_epi32(-1);
+        cur[c] = simde_mm512_add_epi32(simde_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                       simde_mm512_set1_epi32(16 * c));
+    }
+    /* four independent chains (compare + blend has a latency of ~4 cycles) */
+    const simde__m512i step = simde_mm512_set1_epi32(64);
     int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int c = 0; c < 4; c++) {
+            simde__m512 v = load16(x + (i + 16 * c) * es, dt);
+            simde__mmask16 take = take_mask(v, b[c], max);
+            b[c] = simde_mm512_mask_mov_ps(b[c], take, v);
+            pos[c] = simde_mm512_mask_mov_epi32(pos[c], take, cur[c]);
+            cur[c] = simde_mm512_add_epi32(cur[c], step);
+        }
+    }
     for (; i + 16 <= n; i += 16) {
         simde__m512 v = load16(x + i * es, dt);
-        simde__mmask16 take = max ? simde_mm512_cmp_ps_mask(v, best, SIMDE_CMP_GT_OQ)
-                                  : simde_mm512_cmp_ps_mask(v, best, SIMDE_CMP_LT_OQ);
-        take |= simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q) & simde_mm512_cmp_ps_mask(best, best, SIMDE_CMP_ORD_Q);
-        best = simde_mm512_mask_mov_ps(best, take, v);
-        pos = simde_mm512_mask_mov_epi32(pos, take, cur);
-        cur = simde_mm512_add_epi32(cur, step);
+        simde__mmask16 take = take_mask(v, b[0], max);
+        b[0] = simde_mm512_mask_mov_ps(b[0], take, v);
+        pos[0] = simde_mm512_mask_mov_epi32(pos[0], take, simde_mm512_add_epi32(
+            simde_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), simde_mm512_set1_epi32((int32_t)i)));
+    }
+    /* chains 1..3 into chain 0, lane by lane: the better value, or on a tie the
+     * earlier position (NaN ties NaN) */
+    const simde__m512i none = simde_mm512_set1_epi32(-1);
+    for (int c = 1; c < 4; c++) {
+        simde__mmask16 nan2 = simde_mm512_cmp_ps_mask(b[c], b[c], SIMDE_CMP_UNORD_Q) &
+                              simde_mm512_cmp_ps_mask(b[0], b[0], SIMDE_CMP_UNORD_Q);
+        simde__mmask16 tie = (simde_mm512_cmp_ps_mask(b[c], b[0], SIMDE_CMP_EQ_OQ) | nan2) &
+                             simde_mm512_cmpgt_epi32_mask(pos[c], none) &
+                             (simde_mm512_cmpgt_epi32_mask(pos[0], pos[c]) | simde_mm512_cmpeq_epi32_mask(pos[0], none));
+        simde__mmask16 take = take_mask(b[c], b[0], max) | tie;
+        b[0] = simde_mm512_mask_mov_ps(b[0], take, b[c]);
+        pos[0] = simde_mm512_mask_mov_epi32(pos[0], take, pos[c]);
     }
     float bv[16];
     int32_t bp[16];
-    simde_mm512_storeu_ps(bv, best);
-    simde_mm512_storeu_si512(bp, pos);
-    float b = max ? -INFINITY : INFINITY;
+    simde_mm512_storeu_ps(bv, b[0]);
+    simde_mm512_storeu_si512(bp, pos[0]);
+    float bb = max ? -INFINITY : INFINITY;
     int64_t at = -1;
     for (int l = 0; l < 16; l++) {
         if (bp[l] < 0) continue;
         /* lanes are not in position order: equal values go to the earlier position */
-        if (at < 0 || better(bv[l], b, max) || ((bv[l] == b || (isnan(bv[l]) && isnan(b))) && bp[l] < at)) {
-            b = bv[l];
+        if (at < 0 || better(bv[l], bb, max) || ((bv[l] == bb || (isnan(bv[l]) && isnan(bb))) && bp[l] < at)) {
+            bb = bv[l];
             at = bp[l];
         }
     }
     for (; i < n; i++) {
         float v = load1(x + i * es, dt);
-        if (better(v, b, max)) {
-            b = v;
+        if (better(v, bb, max)) {
+            bb = v;
             at = i;
         }
     }
     if (at < 0 && n > 0) at = 0; /* every element was -inf (max) or +inf (min) */
-    r->best = at >= 0 ? b : r->best;
+    r->best = at >= 0 ? bb : r->best;
     r->idx = at;
 }
 
@@ -301,14 +335,14 @@ static void row_kernel(const char *x, fokus_dtype dt, int64_t n, const kparams *
 
 /* Reduces columns [0, m) (m <= COLS, unit stride) of n rows spaced `rs` elements
  * apart, starting at x, into parts r[0..m). c: the centres of K_SQDEV (NULL: 0). */
-static void col_kernel(const char *x, fokus_dtype dt, int64_t n, int64_t rs, int64_t m, const kparams *k,
-                       const float *c, part *r)
+static inline __attribute__((always_inline)) void col_kernel_t(const char *x, const fokus_dtype dt, int64_t n,
+                                                               int64_t rs, int64_t m, const kparams *k, const int kop,
+                                                               const float *c, part *r)
 {
     const size_t es = dt == FOKUS_F32 ? 4 : 2;
     float acc[COLS], acc2[COLS], cen[COLS];
     int32_t pos[COLS];
     double d1[COLS], d2[COLS];
-    const int kop = k->kop;
     const int64_t mv = kop == K_POW ? 0 : m / 16 * 16; /* vectorised columns */
     for (int64_t j = 0; j < m; j++) {
         part_init(&r[j], k);
@@ -328,9 +362,7 @@ static void col_kernel(const char *x, fokus_dtype dt, int64_t n, int64_t rs, int
                 const simde__m512i vi = simde_mm512_set1_epi32((int32_t)i);
                 for (; j < mv; j += 16) {
                     simde__m512 v = load16(row + j * es, dt), b = simde_mm512_loadu_ps(acc + j);
-                    simde__mmask16 take = kop == K_MAX ? simde_mm512_cmp_ps_mask(v, b, SIMDE_CMP_GT_OQ)
-                                                       : simde_mm512_cmp_ps_mask(v, b, SIMDE_CMP_LT_OQ);
-                    take |= simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q) & simde_mm512_cmp_ps_mask(b, b, SIMDE_CMP_ORD_Q);
+                    simde__mmask16 take = take_mask(v, b, kop == K_MAX);
                     simde_mm512_storeu_ps(acc + j, simde_mm512_mask_mov_ps(b, take, v));
                     simde__m512i pj = simde_mm512_loadu_si512(pos + j);
                     simde_mm512_storeu_si512(pos + j, simde_mm512_mask_mov_epi32(pj, take, vi));
@@ -384,6 +416,27 @@ static void col_kernel(const char *x, fokus_dtype dt, int64_t n, int64_t rs, int
             r[j].s1 = d1[j];
             r[j].s2 = d2[j];
         }
+    }
+}
+
+#define COL_CASES(DT)                                                                  \
+    switch (k->kop) {                                                                  \
+    case K_SUM: col_kernel_t(x, DT, n, rs, m, k, K_SUM, c, r); return;                 \
+    case K_ABS: col_kernel_t(x, DT, n, rs, m, k, K_ABS, c, r); return;                 \
+    case K_SQDEV: col_kernel_t(x, DT, n, rs, m, k, K_SQDEV, c, r); return;             \
+    case K_MAX: col_kernel_t(x, DT, n, rs, m, k, K_MAX, c, r); return;                 \
+    case K_MIN: col_kernel_t(x, DT, n, rs, m, k, K_MIN, c, r); return;                 \
+    default: col_kernel_t(x, DT, n, rs, m, k, K_POW, c, r); return;                    \
+    }
+
+/* The column kernel with dtype and op fixed, so the inner loops carry no branches. */
+static void col_kernel(const char *x, fokus_dtype dt, int64_t n, int64_t rs, int64_t m, const kparams *k,
+                       const float *c, part *r)
+{
+    switch (dt) {
+    case FOKUS_F16: COL_CASES(FOKUS_F16);
+    case FOKUS_BF16: COL_CASES(FOKUS_BF16);
+    default: COL_CASES(FOKUS_F32);
     }
 }
 

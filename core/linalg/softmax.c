@@ -7,15 +7,19 @@
  * vectors run along the contiguous innermost dim. Tails go through padded vectors,
  * so every element goes through the same vector code. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+#include <simde/x86/avx.h>
 #include <simde/x86/avx512.h>
+#include <simde/x86/sse.h>
 
 #include "linalg/fokus_linalg.h"
 
 #define COLS 256
 #define FLUSH 2048 /* elements per f32 partial sum before it is added in double */
 #define MIN_WORK 32768
+#define STREAM_BYTES (8.0 * 1024 * 1024) /* outputs above this are streamed */
 
 /* e^x within 2 ulp: n = round(x log2 e), r = x - n ln2 in two parts (Cody-Waite; n ln2_hi
  * is exact for |n| <= 2^9), e^r by its Taylor polynomial to degree 7 (truncation
@@ -50,6 +54,32 @@ static inline simde__m512 exp_ps(simde__m512 x)
     return simde_mm512_mask_mov_ps(y, nan, x);
 }
 
+/* exp_ps for x in [-inf, 0] (no NaN): the rows' own path, once a row is known to be
+ * free of NaN and infinite maxima, so the overflow and NaN fix-ups can go (the exp is
+ * what bounds a softmax row in cache). Same polynomial, same results. */
+static inline simde__m512 exp_nonpos_ps(simde__m512 x)
+{
+    const simde__m512 lo = simde_mm512_set1_ps(-86.6f);
+    const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f);
+    simde__mmask16 under = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_LT_OQ);
+    simde__m512 xc = simde_mm512_max_ps(x, lo);
+    simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
+    simde__m512 n = simde_mm512_sub_ps(t, shifter);
+    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
+    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-2.12194440e-4f), r);
+    simde__m512 p = simde_mm512_set1_ps(1.0f / 5040);
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 720));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 120));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 24));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 6));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.5f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
+    simde__m512 y = simde_mm512_castsi512_ps(simde_mm512_add_epi32(simde_mm512_castps_si512(p), e));
+    return simde_mm512_mask_mov_ps(y, under, simde_mm512_setzero_ps());
+}
+
 /* Partial vectors at the end of a run (this SIMDe has no masked loads and stores):
  * `left` < 16 lanes are real, the others hold `fill`. */
 static inline simde__m512 load_part(const float *p, int64_t left, float fill)
@@ -71,6 +101,14 @@ static inline void store_part(float *p, simde__m512 v, int64_t left)
     memcpy(p, b, (size_t)left * sizeof *p);
 }
 
+/* 16 floats to a 64-byte aligned address with non-temporal stores (two 256-bit ones:
+ * this SIMDe has no 512-bit stream): the line is written without being read first. */
+static inline void stream16(float *p, simde__m512 v)
+{
+    simde_mm256_stream_ps(p, simde_mm512_castps512_ps256(v));
+    simde_mm256_stream_ps(p + 8, simde_mm256_castpd_ps(simde_mm512_extractf64x4_pd(simde_mm512_castps_pd(v), 1)));
+}
+
 static double hsum_d(simde__m512 v)
 {
     float t[16];
@@ -90,28 +128,46 @@ static float hmax(simde__m512 v)
 }
 
 /* One row: x and y may be the same buffer. */
-static void softmax_row(float *y, const float *x, int64_t n, bool lg)
+/* stream: the output is large and will not be read soon, so it is written once with
+ * non-temporal stores (pass 2 then only sums, and pass 3 recomputes the exponentials):
+ * two memory transfers per element instead of three (a cached store first reads the
+ * line it writes). */
+static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool stream)
 {
     const simde__m512 ninf = simde_mm512_set1_ps(-INFINITY);
     simde__m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+    simde__mmask16 nan = 0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        m0 = simde_mm512_max_ps(m0, simde_mm512_loadu_ps(x + i));
-        m1 = simde_mm512_max_ps(m1, simde_mm512_loadu_ps(x + i + 16));
-        m2 = simde_mm512_max_ps(m2, simde_mm512_loadu_ps(x + i + 32));
-        m3 = simde_mm512_max_ps(m3, simde_mm512_loadu_ps(x + i + 48));
+        simde__m512 v0 = simde_mm512_loadu_ps(x + i), v1 = simde_mm512_loadu_ps(x + i + 16);
+        simde__m512 v2 = simde_mm512_loadu_ps(x + i + 32), v3 = simde_mm512_loadu_ps(x + i + 48);
+        m0 = simde_mm512_max_ps(m0, v0);
+        m1 = simde_mm512_max_ps(m1, v1);
+        m2 = simde_mm512_max_ps(m2, v2);
+        m3 = simde_mm512_max_ps(m3, v3);
+        nan |= simde_mm512_cmp_ps_mask(v0, v1, SIMDE_CMP_UNORD_Q) | simde_mm512_cmp_ps_mask(v2, v3, SIMDE_CMP_UNORD_Q);
     }
-    for (; i < n; i += 16) m0 = simde_mm512_max_ps(m0, load_part(x + i, n - i, -INFINITY));
+    for (; i < n; i += 16) {
+        simde__m512 v = load_part(x + i, n - i, -INFINITY);
+        m0 = simde_mm512_max_ps(m0, v);
+        nan |= simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q);
+    }
     float mx = hmax(simde_mm512_max_ps(simde_mm512_max_ps(m0, m1), simde_mm512_max_ps(m2, m3)));
+    if (nan || isinf(mx)) {
+        /* a NaN, a +inf (inf - inf) or a row of -inf (-inf + inf): every entry is NaN,
+         * as torch's x - max makes it */
+        for (i = 0; i < n; i++) y[i] = NAN;
+        return;
+    }
     const simde__m512 vm = simde_mm512_set1_ps(mx);
     double sum = 0;
     for (int64_t b = 0; b < n; b += FLUSH) {
         const int64_t e = b + FLUSH < n ? b + FLUSH : n;
         simde__m512 s0 = simde_mm512_setzero_ps(), s1 = s0;
         for (i = b; i + 32 <= e; i += 32) {
-            simde__m512 e0 = exp_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i), vm));
-            simde__m512 e1 = exp_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i + 16), vm));
-            if (!lg) {
+            simde__m512 e0 = exp_nonpos_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i), vm));
+            simde__m512 e1 = exp_nonpos_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i + 16), vm));
+            if (!lg && !stream) {
                 simde_mm512_storeu_ps(y + i, e0);
                 simde_mm512_storeu_ps(y + i + 16, e1);
             }
@@ -120,18 +176,30 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg)
         }
         for (; i < e; i += 16) {
             /* padding lanes hold -inf: exp gives 0 there */
-            simde__m512 e0 = exp_ps(simde_mm512_sub_ps(load_part(x + i, e - i, -INFINITY), vm));
-            if (!lg) store_part(y + i, e0, e - i);
+            simde__m512 e0 = exp_nonpos_ps(simde_mm512_sub_ps(load_part(x + i, e - i, -INFINITY), vm));
+            if (!lg && !stream) store_part(y + i, e0, e - i);
             s0 = simde_mm512_add_ps(s0, e0);
         }
         sum += hsum_d(simde_mm512_add_ps(s0, s1));
     }
-    if (lg) {
-        const simde__m512 ls = simde_mm512_set1_ps((float)log(sum));
+    const simde__m512 ls = simde_mm512_set1_ps((float)log(sum)), inv = simde_mm512_set1_ps((float)(1.0 / sum));
+    if (stream) {
+        /* cached stores up to the first 64-byte boundary, then whole lines streamed */
+        int64_t head = (int64_t)(((64 - ((uintptr_t)y & 63)) & 63) / sizeof(float));
+        if ((uintptr_t)y % sizeof(float) != 0 || head > n) head = n;
+        for (i = 0; i < n;) {
+            const bool whole = i >= head && i + 16 <= n;
+            const int64_t left = whole ? 16 : (i < head ? head - i : n - i);
+            simde__m512 v = simde_mm512_sub_ps(load_part(x + i, left, 0), vm);
+            v = lg ? simde_mm512_sub_ps(v, ls) : simde_mm512_mul_ps(exp_nonpos_ps(v), inv);
+            if (whole) stream16(y + i, v);
+            else store_part(y + i, v, left);
+            i += left < 16 ? left : 16;
+        }
+    } else if (lg) {
         for (i = 0; i < n; i += 16)
             store_part(y + i, simde_mm512_sub_ps(simde_mm512_sub_ps(load_part(x + i, n - i, 0), vm), ls), n - i);
     } else {
-        const simde__m512 inv = simde_mm512_set1_ps((float)(1.0 / sum));
         for (i = 0; i < n; i += 16) store_part(y + i, simde_mm512_mul_ps(load_part(y + i, n - i, 0), inv), n - i);
     }
 }
@@ -182,7 +250,7 @@ typedef struct sm_args {
     int nd;
     int64_t shape[FOKUS_MAX_DIMS], stride[FOKUS_MAX_DIMS];
     int64_t n, m, ncb;       /* reduced length; column case: inner length and its blocks */
-    bool log;
+    bool log, stream;
 } sm_args;
 
 static void row_task(void *argp, int64_t b, int64_t e, int worker)
@@ -194,8 +262,9 @@ static void row_task(void *argp, int64_t b, int64_t e, int worker)
             off += (q % a->shape[d]) * a->stride[d];
             q /= a->shape[d];
         }
-        softmax_row(a->y + r * a->n, (const float *)a->x + off, a->n, a->log);
+        softmax_row(a->y + r * a->n, (const float *)a->x + off, a->n, a->log, a->stream);
     }
+    if (a->stream) simde_mm_sfence(); /* the pool's completion does not order streaming stores */
 }
 
 static void col_task(void *argp, int64_t b, int64_t e, int worker)
@@ -255,6 +324,9 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
             a.nd = 1;
         }
         if (a.m == 1) {
+            /* streaming pays once the output is well beyond the caches, and only when
+             * the input is read in place (a copied input is in cache already) */
+            a.stream = direct && (double)numel * sizeof(float) > STREAM_BYTES;
             fokus_parallel(ctx, numel / a.n, (MIN_WORK + a.n - 1) / a.n, row_task, &a);
         } else {
             a.ncb = (a.m + COLS - 1) / COLS;

@@ -204,8 +204,9 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
     }
 }
 
-/* Columns [0, w) (w <= COLS) of a contiguous [n, m] block at y, in place. */
-static void softmax_cols(float *y, int64_t n, int64_t m, int64_t w, bool lg)
+/* Columns [0, w) (w <= COLS) of n rows: input rows xs floats apart at x, output rows
+ * ym floats apart at y (x == y, xs == ym: in place). */
+static void softmax_cols(float *y, int64_t ym, const float *x, int64_t xs, int64_t n, int64_t w, bool lg)
 {
     float mx[COLS], acc[COLS], fin[COLS];
     double sum[COLS];
@@ -215,15 +216,16 @@ static void softmax_cols(float *y, int64_t n, int64_t m, int64_t w, bool lg)
         sum[j] = 0;
     }
     for (int64_t i = 0; i < n; i++) {
-        const float *row = y + i * m;
+        const float *row = x + i * xs;
         for (int64_t j = 0; j < w; j += 16)
             simde_mm512_storeu_ps(mx + j, simde_mm512_max_ps(simde_mm512_loadu_ps(mx + j), load_part(row + j, w - j, -INFINITY)));
     }
     for (int64_t i = 0; i < n; i++) {
-        float *row = y + i * m;
+        const float *row = x + i * xs;
+        float *out = y + i * ym;
         for (int64_t j = 0; j < w; j += 16) {
             simde__m512 e = exp_ps(simde_mm512_sub_ps(load_part(row + j, w - j, -INFINITY), simde_mm512_loadu_ps(mx + j)));
-            if (!lg) store_part(row + j, e, w - j);
+            if (!lg) store_part(out + j, e, w - j);
             simde_mm512_storeu_ps(acc + j, simde_mm512_add_ps(simde_mm512_loadu_ps(acc + j), e));
         }
         if ((i + 1) % 256 == 0 || i + 1 == n) {
@@ -235,11 +237,14 @@ static void softmax_cols(float *y, int64_t n, int64_t m, int64_t w, bool lg)
     }
     for (int64_t j = 0; j < COLS; j++) fin[j] = j >= w ? 0 : lg ? (float)log(sum[j]) : (float)(1.0 / sum[j]);
     for (int64_t i = 0; i < n; i++) {
-        float *row = y + i * m;
+        float *out = y + i * ym;
         for (int64_t j = 0; j < w; j += 16) {
-            simde__m512 v = load_part(row + j, w - j, 0), f = simde_mm512_loadu_ps(fin + j);
-            v = lg ? simde_mm512_sub_ps(simde_mm512_sub_ps(v, simde_mm512_loadu_ps(mx + j)), f) : simde_mm512_mul_ps(v, f);
-            store_part(row + j, v, w - j);
+            simde__m512 f = simde_mm512_loadu_ps(fin + j), v;
+            if (lg)
+                v = simde_mm512_sub_ps(simde_mm512_sub_ps(load_part(x + i * xs + j, w - j, 0), simde_mm512_loadu_ps(mx + j)), f);
+            else
+                v = simde_mm512_mul_ps(load_part(out + j, w - j, 0), f);
+            store_part(out + j, v, w - j);
         }
     }
 }
@@ -250,6 +255,7 @@ typedef struct sm_args {
     int nd;
     int64_t shape[FOKUS_MAX_DIMS], stride[FOKUS_MAX_DIMS];
     int64_t n, m, ncb;       /* reduced length; column case: inner length and its blocks */
+    int64_t cw, xs;          /* column case: block width, input row stride */
     bool log, stream;
 } sm_args;
 
@@ -271,9 +277,14 @@ static void col_task(void *argp, int64_t b, int64_t e, int worker)
 {
     const sm_args *a = argp;
     for (int64_t it = b; it < e; it++) {
-        const int64_t o = it / a->ncb, j0 = it % a->ncb * COLS;
-        const int64_t w = a->m - j0 < COLS ? a->m - j0 : COLS;
-        softmax_cols(a->y + o * a->n * a->m + j0, a->n, a->m, w, a->log);
+        const int64_t o = it / a->ncb, j0 = it % a->ncb * a->cw;
+        const int64_t w = a->m - j0 < a->cw ? a->m - j0 : a->cw;
+        int64_t off = 0, q = o;
+        for (int d = a->nd - 1; d >= 0; d--) {
+            off += (q % a->shape[d]) * a->stride[d];
+            q /= a->shape[d];
+        }
+        softmax_cols(a->y + o * a->n * a->m + j0, a->m, (const float *)a->x + off + j0, a->xs, a->n, w, a->log);
     }
 }
 
@@ -303,12 +314,21 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
     a.m = 1;
     for (int d = dim + 1; d < x->ndim; d++) a.m *= x->shape[d];
     if (numel > 0) {
-        /* in place from x when it is f32 with unit stride along a last dim */
-        bool direct = x->dtype == FOKUS_F32 && a.m == 1 && (a.n == 1 || x->stride[dim] == 1);
+        /* read in place when x is f32 and, along the dim's inner dims, one unit-stride
+         * run (rows: the dim itself has unit stride) */
+        bool direct = x->dtype == FOKUS_F32;
+        int64_t run = 1;
+        for (int d = x->ndim - 1; d > dim && direct; d--) {
+            if (x->shape[d] == 1) continue;
+            direct = x->stride[d] == run;
+            run *= x->shape[d];
+        }
+        if (a.m == 1) direct = direct && (a.n == 1 || x->stride[dim] == 1);
         if (direct) {
             a.x = x->data;
-            for (int d = 0; d < x->ndim; d++) {
-                if (d == dim || x->shape[d] == 1) continue;
+            a.xs = x->ndim ? x->stride[dim] : 1;
+            for (int d = 0; d < dim; d++) {
+                if (x->shape[d] == 1) continue;
                 a.shape[a.nd] = x->shape[d];
                 a.stride[a.nd++] = x->stride[d];
             }
@@ -319,6 +339,7 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
                 return st;
             }
             a.x = res.data;
+            a.xs = a.m;
             a.shape[0] = numel / (a.n * a.m);
             a.stride[0] = a.n * a.m;
             a.nd = 1;
@@ -329,8 +350,12 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
             a.stream = direct && (double)numel * sizeof(float) > STREAM_BYTES;
             fokus_parallel(ctx, numel / a.n, (MIN_WORK + a.n - 1) / a.n, row_task, &a);
         } else {
-            a.ncb = (a.m + COLS - 1) / COLS;
-            int64_t per = a.n * (a.m < COLS ? a.m : COLS);
+            /* blocks narrow enough to stay in L2 between the three passes */
+            a.cw = (65536 / a.n) / 16 * 16;
+            if (a.cw < 16) a.cw = 16;
+            if (a.cw > COLS) a.cw = COLS;
+            a.ncb = (a.m + a.cw - 1) / a.cw;
+            int64_t per = a.n * (a.m < a.cw ? a.m : a.cw);
             fokus_parallel(ctx, numel / (a.n * a.m) * a.ncb, (MIN_WORK + per - 1) / per, col_task, &a);
         }
     }

@@ -16,7 +16,8 @@
 
 #include "linalg/fokus_linalg.h"
 
-#define COLS 256
+#define COLS 1024  /* columns per block: 4 KiB of each row */
+#define RCHUNK 16  /* rows per step of the online column pass */
 #define FLUSH 2048 /* elements per f32 partial sum before it is added in double */
 #define MIN_WORK 32768
 #define STREAM_BYTES (8.0 * 1024 * 1024) /* outputs above this are streamed */
@@ -205,45 +206,60 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
 }
 
 /* Columns [0, w) (w <= COLS) of n rows: input rows xs floats apart at x, output rows
- * ym floats apart at y (x == y, xs == ym: in place). */
+ * ym floats apart at y (x == y, xs == ym: in place). Online, so that both passes read
+ * whole rows of the block in order (a column walk would miss the TLB on every row):
+ * pass 1 keeps each column's running maximum and the sum of exp(x - maximum), taking
+ * RCHUNK rows at a time (their maximum first, then their exponentials; when a column's
+ * maximum grows, its sum is rescaled once); pass 2 writes the results. */
 static void softmax_cols(float *y, int64_t ym, const float *x, int64_t xs, int64_t n, int64_t w, bool lg)
 {
-    float mx[COLS], acc[COLS], fin[COLS];
+    float mx[COLS], cm[COLS], acc[COLS], bad[COLS], fin[COLS];
     double sum[COLS];
+    const simde__m512 ninf = simde_mm512_set1_ps(-INFINITY), one = simde_mm512_set1_ps(1.0f);
     for (int64_t j = 0; j < COLS; j++) {
         mx[j] = -INFINITY;
-        acc[j] = 0;
+        bad[j] = 0;
         sum[j] = 0;
     }
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = x + i * xs;
-        for (int64_t j = 0; j < w; j += 16)
-            simde_mm512_storeu_ps(mx + j, simde_mm512_max_ps(simde_mm512_loadu_ps(mx + j), load_part(row + j, w - j, -INFINITY)));
-    }
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = x + i * xs;
-        float *out = y + i * ym;
-        for (int64_t j = 0; j < w; j += 16) {
-            simde__m512 e = exp_ps(simde_mm512_sub_ps(load_part(row + j, w - j, -INFINITY), simde_mm512_loadu_ps(mx + j)));
-            if (!lg) store_part(out + j, e, w - j);
-            simde_mm512_storeu_ps(acc + j, simde_mm512_add_ps(simde_mm512_loadu_ps(acc + j), e));
-        }
-        if ((i + 1) % 256 == 0 || i + 1 == n) {
-            for (int64_t j = 0; j < w; j++) {
-                sum[j] += acc[j];
-                acc[j] = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += RCHUNK) {
+        const int64_t i1 = i0 + RCHUNK < n ? i0 + RCHUNK : n;
+        memcpy(cm, mx, sizeof cm);
+        for (int64_t i = i0; i < i1; i++) {
+            const float *row = x + i * xs;
+            for (int64_t j = 0; j < w; j += 16) {
+                simde__m512 v = load_part(row + j, w - j, -INFINITY);
+                simde_mm512_storeu_ps(cm + j, simde_mm512_max_ps(simde_mm512_loadu_ps(cm + j), v));
+                simde__mmask16 nan = simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q);
+                simde_mm512_storeu_ps(bad + j, simde_mm512_mask_mov_ps(simde_mm512_loadu_ps(bad + j), nan, one));
             }
         }
+        for (int64_t j = 0; j < w; j++) {
+            if (cm[j] > mx[j] && sum[j] != 0) sum[j] *= exp((double)mx[j] - (double)cm[j]);
+            acc[j] = 0;
+        }
+        for (int64_t i = i0; i < i1; i++) {
+            const float *row = x + i * xs;
+            for (int64_t j = 0; j < w; j += 16) {
+                /* -inf - -inf (a column of -inf so far) gives a tiny value, not NaN; the
+                 * rescale above clears it once a real maximum comes */
+                simde__m512 d = simde_mm512_sub_ps(load_part(row + j, w - j, -INFINITY), simde_mm512_loadu_ps(cm + j));
+                simde__m512 e = exp_nonpos_ps(simde_mm512_mask_mov_ps(d, simde_mm512_cmp_ps_mask(d, d, SIMDE_CMP_UNORD_Q), ninf));
+                simde_mm512_storeu_ps(acc + j, simde_mm512_add_ps(simde_mm512_loadu_ps(acc + j), e));
+            }
+        }
+        for (int64_t j = 0; j < w; j++) sum[j] += acc[j];
+        memcpy(mx, cm, sizeof mx);
     }
-    for (int64_t j = 0; j < COLS; j++) fin[j] = j >= w ? 0 : lg ? (float)log(sum[j]) : (float)(1.0 / sum[j]);
+    /* NaN anywhere, a +inf maximum or a column of -inf: NaN, as torch's x - max gives */
+    for (int64_t j = 0; j < COLS; j++)
+        fin[j] = j >= w ? 0 : (bad[j] != 0 || isinf(mx[j])) ? NAN : lg ? (float)log(sum[j]) : (float)(1.0 / sum[j]);
     for (int64_t i = 0; i < n; i++) {
+        const float *row = x + i * xs;
         float *out = y + i * ym;
         for (int64_t j = 0; j < w; j += 16) {
-            simde__m512 f = simde_mm512_loadu_ps(fin + j), v;
-            if (lg)
-                v = simde_mm512_sub_ps(simde_mm512_sub_ps(load_part(x + i * xs + j, w - j, 0), simde_mm512_loadu_ps(mx + j)), f);
-            else
-                v = simde_mm512_mul_ps(load_part(out + j, w - j, 0), f);
+            simde__m512 f = simde_mm512_loadu_ps(fin + j);
+            simde__m512 d = simde_mm512_sub_ps(load_part(row + j, w - j, 0), simde_mm512_loadu_ps(mx + j));
+            simde__m512 v = lg ? simde_mm512_sub_ps(d, f) : simde_mm512_mul_ps(exp_nonpos_ps(d), f);
             store_part(out + j, v, w - j);
         }
     }
@@ -350,10 +366,7 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
             a.stream = direct && (double)numel * sizeof(float) > STREAM_BYTES;
             fokus_parallel(ctx, numel / a.n, (MIN_WORK + a.n - 1) / a.n, row_task, &a);
         } else {
-            /* blocks narrow enough to stay in L2 between the three passes */
-            a.cw = (65536 / a.n) / 16 * 16;
-            if (a.cw < 16) a.cw = 16;
-            if (a.cw > COLS) a.cw = COLS;
+            a.cw = COLS;
             a.ncb = (a.m + a.cw - 1) / a.cw;
             int64_t per = a.n * (a.m < a.cw ? a.m : a.cw);
             fokus_parallel(ctx, numel / (a.n * a.m) * a.ncb, (MIN_WORK + per - 1) / per, col_task, &a);

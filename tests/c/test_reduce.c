@@ -460,6 +460,28 @@ static void test_softmax(void)
     CHECK_NEAR(p[10], 1.0 / 3, 1e-7);
     CHECK(p[12] == 0 && p[13] == 0);
     CHECK_NEAR(lp[10], -log(3.0), 1e-6);
+    /* the same rows as columns (the online column pass): identical values */
+    {
+        fokus_tensor xt, yt = {0}, lyt = {0};
+        float big[40][5];
+        for (int i = 0; i < 40; i++)
+            for (int j = 0; j < 5; j++) big[i][j] = i < 20 ? -INFINITY : d[j % 4][i % 5];
+        int64_t bs[2] = {40, 5};
+        fokus_tensor_borrow(&xt, big, FOKUS_F32, 2, bs, NULL);
+        CHECK(fokus_softmax(ctx1, &xt, 0, false, NULL, &yt, NULL) == FOKUS_OK);
+        CHECK(fokus_softmax(ctx1, &xt, 0, true, NULL, &lyt, NULL) == FOKUS_OK);
+        const float *q = yt.data, *lq = lyt.data;
+        /* column j holds 20 -inf then row (j % 4) of d four times: a quarter of its softmax */
+        CHECK(isnan(q[20 * 5 + 0]) && isnan(lq[39 * 5 + 0]) && isnan(q[25 * 5 + 3]));
+        CHECK(q[0 * 5 + 1] == 0 && lq[5 * 5 + 1] == -INFINITY);
+        CHECK_NEAR(q[20 * 5 + 1], p[5] / 4, 1e-7);
+        CHECK_NEAR(q[25 * 5 + 1], p[5] / 4, 1e-7);
+        CHECK_NEAR(q[21 * 5 + 2], p[11] / 4, 1e-7);
+        CHECK(q[22 * 5 + 2] == 0 && q[20 * 5 + 2] == q[24 * 5 + 2]);
+        CHECK_NEAR(lq[20 * 5 + 1], log(p[5] / 4), 1e-6);
+        fokus_tensor_release(&yt);
+        fokus_tensor_release(&lyt);
+    }
     fokus_tensor_release(&y);
     fokus_tensor_release(&ly);
     /* the exp itself: softmax of {x, 0} is 1 / (1 + e^-x), for x over [-86, 0] */

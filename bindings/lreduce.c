@@ -68,8 +68,10 @@ static int reduce(lua_State *L, fokus_reduce_op op, const char *fname)
     if (op == FOKUS_REDUCE_VAR) {
         int has_c = 0, has_u = 0;
         if (lua_istable(L, opts)) {
-            has_c = lua_getfield(L, opts, "correction") != LUA_TNIL;
-            has_u = lua_getfield(L, opts, "unbiased") != LUA_TNIL;
+            lua_getfield(L, opts, "correction"); /* (lua_getfield returns void before 5.3) */
+            lua_getfield(L, opts, "unbiased");
+            has_c = !lua_isnil(L, -2);
+            has_u = !lua_isnil(L, -1);
             lua_pop(L, 2);
         }
         if (has_c && has_u) luaL_error(L, "var: give 'correction' or 'unbiased', not both");

@@ -21,6 +21,7 @@
 #define FLUSH 2048 /* elements per f32 partial sum before it is added in double */
 #define MIN_WORK 32768
 #define STREAM_BYTES (8.0 * 1024 * 1024) /* outputs above this are streamed */
+#define STREAM_ROW 65536                  /* ... when a row's exponentials stay in L2 */
 
 /* e^x within 2 ulp: n = round(x log2 e), r = x - n ln2 in two parts (Cody-Waite; n ln2_hi
  * is exact for |n| <= 2^9), e^r by its Taylor polynomial to degree 7 (truncation
@@ -129,12 +130,13 @@ static float hmax(simde__m512 v)
 }
 
 /* One row: x and y may be the same buffer. */
-/* stream: the output is large and will not be read soon, so it is written once with
- * non-temporal stores (pass 2 then only sums, and pass 3 recomputes the exponentials):
- * two memory transfers per element instead of three (a cached store first reads the
- * line it writes). */
-static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool stream)
+/* stream (a buffer of n floats, or NULL): the output is large and will not be read
+ * soon, so pass 2 keeps the exponentials in that cache-resident buffer and pass 3
+ * writes the results once with non-temporal stores: two memory transfers per element
+ * instead of three (a cached store first reads the line it writes). */
+static void softmax_row(float *y, const float *x, int64_t n, bool lg, float *stream)
 {
+    float *const e_out = stream ? stream : y; /* where pass 2 keeps exp(x - max) */
     const simde__m512 ninf = simde_mm512_set1_ps(-INFINITY);
     simde__m512 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
     simde__mmask16 nan = 0;
@@ -168,9 +170,9 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
         for (i = b; i + 32 <= e; i += 32) {
             simde__m512 e0 = exp_nonpos_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i), vm));
             simde__m512 e1 = exp_nonpos_ps(simde_mm512_sub_ps(simde_mm512_loadu_ps(x + i + 16), vm));
-            if (!lg && !stream) {
-                simde_mm512_storeu_ps(y + i, e0);
-                simde_mm512_storeu_ps(y + i + 16, e1);
+            if (!lg) {
+                simde_mm512_storeu_ps(e_out + i, e0);
+                simde_mm512_storeu_ps(e_out + i + 16, e1);
             }
             s0 = simde_mm512_add_ps(s0, e0);
             s1 = simde_mm512_add_ps(s1, e1);
@@ -178,7 +180,7 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
         for (; i < e; i += 16) {
             /* padding lanes hold -inf: exp gives 0 there */
             simde__m512 e0 = exp_nonpos_ps(simde_mm512_sub_ps(load_part(x + i, e - i, -INFINITY), vm));
-            if (!lg && !stream) store_part(y + i, e0, e - i);
+            if (!lg) store_part(e_out + i, e0, e - i);
             s0 = simde_mm512_add_ps(s0, e0);
         }
         sum += hsum_d(simde_mm512_add_ps(s0, s1));
@@ -191,8 +193,8 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
         for (i = 0; i < n;) {
             const bool whole = i >= head && i + 16 <= n;
             const int64_t left = whole ? 16 : (i < head ? head - i : n - i);
-            simde__m512 v = simde_mm512_sub_ps(load_part(x + i, left, 0), vm);
-            v = lg ? simde_mm512_sub_ps(v, ls) : simde_mm512_mul_ps(exp_nonpos_ps(v), inv);
+            simde__m512 v = lg ? simde_mm512_sub_ps(simde_mm512_sub_ps(load_part(x + i, left, 0), vm), ls)
+                               : simde_mm512_mul_ps(load_part(stream + i, left, 0), inv);
             if (whole) stream16(y + i, v);
             else store_part(y + i, v, left);
             i += left < 16 ? left : 16;
@@ -273,18 +275,20 @@ typedef struct sm_args {
     int64_t n, m, ncb;       /* reduced length; column case: inner length and its blocks */
     int64_t cw, xs;          /* column case: block width, input row stride */
     bool log, stream;
+    fokus_ctx *ctx;          /* its scratch holds the streamed rows' exponentials */
 } sm_args;
 
 static void row_task(void *argp, int64_t b, int64_t e, int worker)
 {
     const sm_args *a = argp;
+    float *buf = a->stream ? fokus_ctx_scratch(a->ctx, FOKUS_SCRATCH_TMP, worker, (size_t)a->n * sizeof(float)) : NULL;
     for (int64_t r = b; r < e; r++) {
         int64_t off = 0, q = r;
         for (int d = a->nd - 1; d >= 0; d--) {
             off += (q % a->shape[d]) * a->stride[d];
             q /= a->shape[d];
         }
-        softmax_row(a->y + r * a->n, (const float *)a->x + off, a->n, a->log, a->stream);
+        softmax_row(a->y + r * a->n, (const float *)a->x + off, a->n, a->log, buf);
     }
     if (a->stream) simde_mm_sfence(); /* the pool's completion does not order streaming stores */
 }
@@ -363,7 +367,10 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
         if (a.m == 1) {
             /* streaming pays once the output is well beyond the caches, and only when
              * the input is read in place (a copied input is in cache already) */
-            a.stream = direct && (double)numel * sizeof(float) > STREAM_BYTES;
+            a.stream = direct && ctx && (double)numel * sizeof(float) > STREAM_BYTES && a.n <= STREAM_ROW;
+            a.ctx = ctx;
+            for (int w = 0; a.stream && w < fokus_ctx_threads(ctx); w++)
+                a.stream = fokus_ctx_scratch(ctx, FOKUS_SCRATCH_TMP, w, (size_t)a.n * sizeof(float)) != NULL;
             fokus_parallel(ctx, numel / a.n, (MIN_WORK + a.n - 1) / a.n, row_task, &a);
         } else {
             a.cw = COLS;

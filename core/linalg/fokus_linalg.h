@@ -157,16 +157,20 @@ fokus_status fokus_reduce(fokus_ctx *ctx, fokus_reduce_op op, const fokus_tensor
                           const fokus_reduce_opts *opts, fokus_tensor *values, fokus_tensor *indices,
                           fokus_error *err);
 
-/* softmax (take_log false) or log_softmax (take_log true) of x along `dim` (0-based, -1 the
- * last), as PyTorch computes them: y = exp(x - max) / sum exp(x - max), and
- * x - max - log(sum exp(x - max)). A row of -inf gives NaN (as torch), a NaN gives a
- * row of NaN; exp is Cody-Waite reduced with a degree-7 polynomial (within 2 ulp;
- * results below 2^-125 flush to 0). The row sum is added in double per block.
+/* softmax (take_log false) or log_softmax (take_log true) of x along `dim` (0-based,
+ * -1 the last), as PyTorch computes them: y = exp(x - max) / sum exp(x - max), and
+ * x - max - log(sum exp(x - max)). A row holding a NaN or +inf, or only -inf, gives
+ * NaN everywhere (as torch's x - max does); -inf entries give exactly 0 (log: -inf).
+ * exp is Cody-Waite reduced with a degree-7 polynomial (within 2 ulp; results below
+ * 2^-125 flush to 0); sums are added in double per block of 2048.
  * x: any dtype and strides. dst NULL: *out receives a new f32 tensor of x's shape;
  * else the result goes into dst (fokus_out_check's contract) and *out is untouched.
- * f32 input with unit stride along a last dim is read in place; anything else is
- * first copied into the result, which is then transformed in place (SIMD along the
- * innermost dim when dim is not the last). */
+ * f32 input is read in place when the dims after `dim` form one unit-stride run (or
+ * dim itself has unit stride, for the last dim); anything else is first copied into
+ * the result and transformed there. Along the last dim: three passes over each row
+ * in cache; outputs over 8 MiB are written with streaming stores. Along another dim:
+ * an online pass (running maxima, rescaled sums) over blocks of 1024 columns, then
+ * the writing pass, both reading rows in order. */
 fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool take_log, const fokus_tensor *dst,
                            fokus_tensor *out, fokus_error *err);
 

@@ -1,10 +1,12 @@
 /* softmax and log_softmax along one dimension. Contract: fokus_linalg.h.
  *
  * Rows (the dim is the last one): three passes over a row that stays in cache after
- * the first: the maximum, exp(x - max) stored and summed, then the scaling (or, for
- * log_softmax, x - max - log(sum) from the input). Other dims: the same three passes
- * on a block of 256 neighbouring columns at once, walking down the dim, so the SIMD
- * vectors run along the contiguous innermost dim. Tails go through padded vectors,
+ * the first: the maximum (and whether the row holds a NaN), exp(x - max) kept and
+ * summed, then the scaling (or, for log_softmax, x - max - log(sum) from the input).
+ * Large outputs keep the exponentials in per-worker scratch and are written once with
+ * streaming stores. Other dims: an online pass over blocks of 1024 neighbouring
+ * columns (running maxima, sums rescaled when a maximum grows), then the writing
+ * pass; both read whole rows of the block in order. Tails go through padded vectors,
  * so every element goes through the same vector code. */
 #include <math.h>
 #include <stdint.h>

@@ -74,34 +74,6 @@ fokus_status fokus_linear_into(fokus_ctx *ctx, const fokus_tensor *x, const foku
                                const fokus_tensor *b, const fokus_tensor *out, fokus_error *err);
 
 /* ------------------------------------------------------------------------------------
- * Model building blocks (float32 rows; x and y may be the same buffer)
- * ---------------------------------------------------------------------------------- */
-
-typedef enum fokus_act {
-    FOKUS_ACT_NONE = 0,
-    FOKUS_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x)   (OpenAI CLIP) */
-    FOKUS_ACT_GELU,         /* 0.5 x (1 + erf(x / sqrt 2))   (OpenCLIP ViT-H/bigG) */
-    FOKUS_ACT_GELU_TANH,    /* tanh approximation   (DiT, MMDiT) */
-    FOKUS_ACT_SILU          /* x * sigmoid(x) */
-} fokus_act;
-
-const char *fokus_act_name(fokus_act act);
-/* Accepts HF's names too ("gelu_pytorch_tanh", "gelu_new", "swish"). */
-bool fokus_act_parse(const char *name, fokus_act *out);
-
-/* LayerNorm over rows of n floats: y = (x - mean) / sqrt(var + eps) * gamma + beta, with
- * the biased variance; gamma/beta NULL = no affine. ldx/ldy are row strides. */
-void fokus_layernorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
-                     int64_t n, const float *gamma, const float *beta, float eps);
-/* RMSNorm: y = x / sqrt(mean(x^2) + eps) * gamma (gamma may be NULL). */
-void fokus_rmsnorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
-                   int64_t n, const float *gamma, float eps);
-/* In-place activation over n contiguous floats. */
-void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
-/* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
-fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
-
-/* ------------------------------------------------------------------------------------
  * Reductions, softmax and norms of the tensor API (reduce.c, softmax.c, norm.c)
  *
  * Inputs: any dtype and strides; f32, f16 and bf16 are read in place (widened), other
@@ -174,8 +146,9 @@ fokus_status fokus_reduce(fokus_ctx *ctx, fokus_reduce_op op, const fokus_tensor
 fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool take_log, const fokus_tensor *dst,
                            fokus_tensor *out, fokus_error *err);
 
-/* LayerNorm / RMSNorm of x over its last dim (n), through the row kernels above:
- * weight and bias NULL or [n] of any float dtype; eps > = 0. x: any dtype and strides
+/* LayerNorm / RMSNorm of x over its last dim (n), through the row kernels below
+ * (fokus_layernorm, fokus_rmsnorm):
+ * weight and bias NULL or [n] of any float dtype; eps >= 0. x: any dtype and strides
  * (read in place when f32 with unit-stride, evenly spaced rows, else copied into the
  * result first). dst / out as fokus_softmax. Errors: FOKUS_EINVAL naming the argument
  * ("layer_norm: weight must be [768], got 2x768"). */
@@ -191,6 +164,34 @@ fokus_status fokus_rms_norm(fokus_ctx *ctx, const fokus_tensor *x, const fokus_t
  * and shape with size n along dim (index.c). dst / out as fokus_softmax. */
 fokus_status fokus_index_select(fokus_ctx *ctx, const fokus_tensor *x, int dim, const int64_t *idx, int64_t n,
                                 const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* ------------------------------------------------------------------------------------
+ * Model building blocks (float32 rows; x and y may be the same buffer)
+ * ---------------------------------------------------------------------------------- */
+
+typedef enum fokus_act {
+    FOKUS_ACT_NONE = 0,
+    FOKUS_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x)   (OpenAI CLIP) */
+    FOKUS_ACT_GELU,         /* 0.5 x (1 + erf(x / sqrt 2))   (OpenCLIP ViT-H/bigG) */
+    FOKUS_ACT_GELU_TANH,    /* tanh approximation   (DiT, MMDiT) */
+    FOKUS_ACT_SILU          /* x * sigmoid(x) */
+} fokus_act;
+
+const char *fokus_act_name(fokus_act act);
+/* Accepts HF's names too ("gelu_pytorch_tanh", "gelu_new", "swish"). */
+bool fokus_act_parse(const char *name, fokus_act *out);
+
+/* LayerNorm over rows of n floats: y = (x - mean) / sqrt(var + eps) * gamma + beta, with
+ * the biased variance; gamma/beta NULL = no affine. ldx/ldy are row strides. */
+void fokus_layernorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                     int64_t n, const float *gamma, const float *beta, float eps);
+/* RMSNorm: y = x / sqrt(mean(x^2) + eps) * gamma (gamma may be NULL). */
+void fokus_rmsnorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_t ldx, int64_t rows,
+                   int64_t n, const float *gamma, float eps);
+/* In-place activation over n contiguous floats. */
+void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
+/* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
+fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
 
 #ifdef __cplusplus
 }

@@ -151,7 +151,7 @@ fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool 
  * weight and bias NULL or [n] of any float dtype; eps >= 0. x: any dtype and strides
  * (read in place when f32 with unit-stride, evenly spaced rows, else copied into the
  * result first). dst / out as fokus_softmax. Errors: FOKUS_EINVAL naming the argument
- * ("layer_norm: weight must be [768], got 2x768"). */
+ * ("layer_norm: weight must be a float tensor [768], got f32 2x768"). */
 fokus_status fokus_layer_norm(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *weight,
                               const fokus_tensor *bias, double eps, const fokus_tensor *dst, fokus_tensor *out,
                               fokus_error *err);

@@ -415,5 +415,7 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_prompt(L);
     lf_open_sampler(L);
     lf_open_ops(L);
+    lf_open_reduce(L);
+    lf_open_layout(L);
     return 1;
 }

@@ -102,6 +102,8 @@ void lf_open_tokenizer(lua_State *L);
 void lf_open_prompt(lua_State *L);
 void lf_open_sampler(lua_State *L);
 void lf_open_ops(lua_State *L);
+void lf_open_reduce(lua_State *L);
+void lf_open_layout(lua_State *L);
 
 /* The tokenizer at `arg` (raises when it is not one, or is closed). */
 fokus_bpe *lf_checktokenizer(lua_State *L, int arg);

@@ -547,15 +547,17 @@ static int m_tostring(lua_State *L)
     return 1;
 }
 
-/* fokus.cat(tensors [, dim = 1]) -> a new tensor: the list joined along dim (ext.). */
+/* fokus.cat(tensors [, dim = 1] [, {out =}]) -> the list joined along dim (negative:
+ * from the end). */
 static int l_cat(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 1);
     if (n < 1) lf_argerror(L, 1, "tensors: expected a non-empty list of fokus.Tensor");
     if (n > 4096) lf_argerror(L, 1, "tensors: at most 4096 tensors, got %d", (int)n);
-    lua_Integer d = luaL_optinteger(L, 2, 1);
-    lua_settop(L, 2); /* the array below lands at index 3 */
+    int opts = lua_istable(L, 2) ? 2 : 3;
+    lua_Integer d = opts == 2 ? 1 : luaL_optinteger(L, 2, 1);
+    lua_settop(L, 3); /* the array below lands at index 4 */
     const fokus_tensor **ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts, 0);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i); /* raw: no __index could hand over a temporary */
@@ -563,10 +565,17 @@ static int l_cat(lua_State *L)
         if (!ts[i - 1]) lf_argerror(L, 1, "tensors: entry %d must be a fokus.Tensor, got %s", (int)i, luaL_typename(L, -1));
         lua_pop(L, 1); /* still referenced by the list */
     }
+    if (d < 0) d += ts[0]->ndim + 1;
     if (d < 1 || d > ts[0]->ndim) lf_argerror(L, 2, "dim must be in 1..%d, got %d", ts[0]->ndim, (int)d);
+    lf_checkopts(L, opts, "cat", out_only);
+    fokus_tensor *dst = lf_optout(L, opts, "cat");
     fokus_tensor out;
     fokus_error err;
-    if (fokus_tensor_cat(&out, ts, (size_t)n, (int)d - 1, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (fokus_tensor_cat_ctx(lf_ctx(L), ts, (size_t)n, (int)d - 1, dst, &out, &err) != FOKUS_OK) return lf_raise(L, &err);
+    if (dst) {
+        lf_pushout(L, opts);
+        return 1;
+    }
     lf_pushtensor(L, &out);
     return 1;
 }

@@ -332,6 +332,17 @@ fokus_status fokus_tensor_select(fokus_tensor *out, const fokus_tensor *t, int d
 fokus_status fokus_tensor_expand(fokus_tensor *out, const fokus_tensor *t, int ndim,
                                  const int64_t *shape, fokus_error *err);
 
+/* More views (view.c), dims 0-based, negative counting from the end (-1 = last):
+ * squeeze: without dimension dim when its size is 1 (else the same shape, as torch);
+ *   all = true drops every size-1 dim (dim ignored).
+ * unsqueeze: a new size-1 dim at position dim (0..ndim; -1 appends).
+ * slice: elements start, start + step, ... below stop (0 <= start <= stop <= size,
+ *   step >= 1) of dimension dim; the stride along dim is multiplied by step. */
+fokus_status fokus_tensor_squeeze(fokus_tensor *out, const fokus_tensor *t, int dim, bool all, fokus_error *err);
+fokus_status fokus_tensor_unsqueeze(fokus_tensor *out, const fokus_tensor *t, int dim, fokus_error *err);
+fokus_status fokus_tensor_slice(fokus_tensor *out, const fokus_tensor *t, int dim, int64_t start, int64_t stop,
+                                int64_t step, fokus_error *err);
+
 /* Copies (new storage). */
 fokus_status fokus_tensor_contiguous(fokus_tensor *out, const fokus_tensor *t, fokus_error *err);
 fokus_status fokus_tensor_clone(fokus_tensor *out, const fokus_tensor *t, fokus_error *err);
@@ -395,6 +406,16 @@ void fokus_out_finish(const fokus_tensor *dst, fokus_tensor *res, fokus_tensor *
  * float dtypes may mix (converted), other dtypes must match. */
 fokus_status fokus_tensor_cat(fokus_tensor *out, const fokus_tensor *const *ts, size_t n, int dim,
                               fokus_error *err);
+
+/* The same (ctx's allocator for a new result) with a destination: dst NULL gives a new
+ * tensor in *out; else the result goes into dst (fokus_out_check's contract: the first
+ * tensor's dtype, no overlap with any input) and *out is untouched. */
+fokus_status fokus_tensor_cat_ctx(fokus_ctx *ctx, const fokus_tensor *const *ts, size_t n, int dim,
+                                  const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+/* Stacking along a new dimension `dim` (0..ndim): all tensors have the same shape;
+ * dtypes as for cat; dst / out as fokus_tensor_cat_ctx. */
+fokus_status fokus_tensor_stack_ctx(fokus_ctx *ctx, const fokus_tensor *const *ts, size_t n, int dim,
+                                    const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
 
 /* Element access by flat row-major index (slow; for bindings and tests). */
 double fokus_tensor_get(const fokus_tensor *t, int64_t flat_index);

@@ -74,6 +74,98 @@ fokus_status fokus_linear_into(fokus_ctx *ctx, const fokus_tensor *x, const foku
                                const fokus_tensor *b, const fokus_tensor *out, fokus_error *err);
 
 /* ------------------------------------------------------------------------------------
+ * Reductions, softmax and norms of the tensor API (reduce.c, softmax.c, norm.c)
+ *
+ * Inputs: any dtype and strides; f32, f16 and bf16 are read in place (widened), other
+ * dtypes (integers, bool) are converted to f32 first, so sums of integer tensors are
+ * f32 sums (exact up to 2^24). Results are new f32 tensors (indices: i64, 1-based, as
+ * Torch7's), from ctx's allocator, or written into the caller's destinations under the
+ * contract of fokus_out_check (any strides with distinct elements, no overlap with the
+ * input). Threads: ctx's pool (ctx may be NULL: one thread).
+ * ---------------------------------------------------------------------------------- */
+
+typedef enum fokus_reduce_op {
+    FOKUS_REDUCE_SUM = 0,
+    FOKUS_REDUCE_MEAN,
+    FOKUS_REDUCE_MAX,     /* values and (optionally) the position of the first maximum */
+    FOKUS_REDUCE_MIN,
+    FOKUS_REDUCE_ARGMAX,  /* positions only (i64) */
+    FOKUS_REDUCE_ARGMIN,
+    FOKUS_REDUCE_VAR,     /* sum (x - mean)^2 / (n - correction) */
+    FOKUS_REDUCE_NORM     /* (sum |x|^p)^(1/p); p = inf: max |x|, -inf: min |x|, 0: count of x != 0 */
+} fokus_reduce_op;
+
+/* `dim` of fokus_reduce meaning every dimension: the result is 0-d (keepdim: all
+ * sizes 1) and positions are row-major flat indices. */
+#define FOKUS_ALL_DIMS (-1000)
+
+typedef struct fokus_reduce_opts {
+    bool keepdim;                     /* keep the reduced dim(s) with size 1 */
+    double correction;                /* var: divisor n - correction (torch's default: 1) */
+    double p;                         /* norm: the order (2: Euclidean) */
+    const fokus_tensor *out_values;   /* NULL, or the destination of the f32 values */
+    const fokus_tensor *out_indices;  /* NULL, or the destination of the i64 positions */
+} fokus_reduce_opts;
+
+/* Reduces x over dimension `dim` (0-based; -1 is the last, as in Python) or over all
+ * of them (FOKUS_ALL_DIMS). The result has x's shape without dim (keepdim: with size
+ * 1 there). opts NULL: keepdim false, correction 1, p 2 (a given struct is used as is).
+ *   values: receives the new f32 values (unless opts->out_values; NULL: not wanted;
+ *           unused by ARGMAX / ARGMIN).
+ *   indices: MAX, MIN, ARGMAX, ARGMIN: receives the new i64 positions along dim,
+ *           1-based (unless opts->out_indices; NULL: MAX/MIN compute no positions).
+ * Semantics follow PyTorch: NaN propagates (max/min give NaN and the position of the
+ * first NaN); ties give the first position; empty reductions give sum 0, mean and var
+ * NaN, norm 0, and max/min/argmax fail; var divides by max(0, n - correction).
+ * Accuracy: sums add f32 lanes over blocks of <= 2048 elements and the blocks in
+ * double (error ~ 40 ulp of sum |x| at any length); var takes two passes (mean, then
+ * the deviations with a correction term); norm p = 1, 2 are vectorised, other p go
+ * through pow() in double.
+ * Speed: one read of x (var: two), SIMD along the unit-stride dim (the reduced one, or
+ * else the innermost kept one); views with neither are copied once.
+ * Errors: FOKUS_EINVAL ("sum: dim 4 out of range for a 3-d tensor", an empty max, a
+ * bad destination), FOKUS_ENOMEM. */
+fokus_status fokus_reduce(fokus_ctx *ctx, fokus_reduce_op op, const fokus_tensor *x, int dim,
+                          const fokus_reduce_opts *opts, fokus_tensor *values, fokus_tensor *indices,
+                          fokus_error *err);
+
+/* softmax (take_log false) or log_softmax (take_log true) of x along `dim` (0-based,
+ * -1 the last), as PyTorch computes them: y = exp(x - max) / sum exp(x - max), and
+ * x - max - log(sum exp(x - max)). A row holding a NaN or +inf, or only -inf, gives
+ * NaN everywhere (as torch's x - max does); -inf entries give exactly 0 (log: -inf).
+ * exp is Cody-Waite reduced with a degree-7 polynomial (within 2 ulp; results below
+ * 2^-125 flush to 0); sums are added in double per block of 2048.
+ * x: any dtype and strides. dst NULL: *out receives a new f32 tensor of x's shape;
+ * else the result goes into dst (fokus_out_check's contract) and *out is untouched.
+ * f32 input is read in place when the dims after `dim` form one unit-stride run (or
+ * dim itself has unit stride, for the last dim); anything else is first copied into
+ * the result and transformed there. Along the last dim: three passes over each row
+ * in cache; outputs over 8 MiB are written with streaming stores. Along another dim:
+ * an online pass (running maxima, rescaled sums) over blocks of 1024 columns, then
+ * the writing pass, both reading rows in order. */
+fokus_status fokus_softmax(fokus_ctx *ctx, const fokus_tensor *x, int dim, bool take_log, const fokus_tensor *dst,
+                           fokus_tensor *out, fokus_error *err);
+
+/* LayerNorm / RMSNorm of x over its last dim (n), through the row kernels below
+ * (fokus_layernorm, fokus_rmsnorm):
+ * weight and bias NULL or [n] of any float dtype; eps >= 0. x: any dtype and strides
+ * (read in place when f32 with unit-stride, evenly spaced rows, else copied into the
+ * result first). dst / out as fokus_softmax. Errors: FOKUS_EINVAL naming the argument
+ * ("layer_norm: weight must be a float tensor [768], got f32 2x768"). */
+fokus_status fokus_layer_norm(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *weight,
+                              const fokus_tensor *bias, double eps, const fokus_tensor *dst, fokus_tensor *out,
+                              fokus_error *err);
+fokus_status fokus_rms_norm(fokus_ctx *ctx, const fokus_tensor *x, const fokus_tensor *weight, double eps,
+                            const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* index_select: the entries idx[0..n) (0-based, each checked against x's size along
+ * dim: "index_select: index 7 (entry 3) out of range 1..5") of x along `dim`
+ * (0-based, -1 the last), in order, repeats allowed, into a new tensor of x's dtype
+ * and shape with size n along dim (index.c). dst / out as fokus_softmax. */
+fokus_status fokus_index_select(fokus_ctx *ctx, const fokus_tensor *x, int dim, const int64_t *idx, int64_t n,
+                                const fokus_tensor *dst, fokus_tensor *out, fokus_error *err);
+
+/* ------------------------------------------------------------------------------------
  * Model building blocks (float32 rows; x and y may be the same buffer)
  * ---------------------------------------------------------------------------------- */
 

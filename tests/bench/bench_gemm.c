@@ -57,8 +57,9 @@ static void run_once(void *p)
 /* Median and best GFLOP/s of several variants (r[0..n)), measured interleaved: each
  * of `reps` rounds times a block of calls (>= ~20 ms) of every variant in turn, so a
  * busy moment on a shared machine hits them all alike. After the OpenBLAS variants
- * (marked by r->openblas, last in the list) a round sleeps 80 ms: OpenBLAS's workers
- * spin for a while after its calls and would take the cores from the next block. */
+ * (marked by r->openblas, last in the list) a round waits until the process is idle
+ * (bench_quiesce): OpenBLAS's workers spin for 80-120 ms after its calls and would take
+ * a core from the next block. */
 static void measure_all(run_arg *r, int n, int reps, double *med, double *best)
 {
     double t[8][64];
@@ -74,7 +75,7 @@ static void measure_all(run_arg *r, int n, int reps, double *med, double *best)
         double one = (fokus_clock() - t0) / warm;
         calls[v] = one > 0.02 ? 1 : (int)(0.02 / (one > 1e-7 ? one : 1e-7)) + 1;
     }
-    usleep(100000);
+    bench_quiesce(1.0);
     for (int i = 0; i < reps; i++) {
         bool slept = false;
         for (int v = 0; v < n; v++) {
@@ -82,7 +83,7 @@ static void measure_all(run_arg *r, int n, int reps, double *med, double *best)
             for (int c = 0; c < calls[v]; c++) run_once(&r[v]);
             t[v][i] = (fokus_clock() - s) / calls[v];
             if (r[v].openblas && (v == n - 1 || !r[v + 1].openblas)) {
-                usleep(80000);
+                bench_quiesce(1.0);
                 slept = true;
             }
         }

@@ -20,6 +20,8 @@
  *   blasbase.attend_c(H, Nq, Nk, d, n, threads)
  *                                      → seconds for n fokus_attend calls from C
  *   blasbase.sleep(seconds)            lets OpenBLAS's spinning workers go to sleep
+ *   blasbase.quiesce([max_seconds])    → seconds waited until the process is idle
+ *                                        (bench.h's bench_quiesce; default at most 1 s)
  *
  * Operands are filled with fixed pseudo-random values once per shape and kept for the
  * next call with the same shape, so only the products are timed. The module links its
@@ -208,11 +210,18 @@ static int bb_sleep(lua_State *L)
     return 0;
 }
 
+static int bb_quiesce(lua_State *L)
+{
+    lua_pushnumber(L, bench_quiesce(luaL_optnumber(L, 1, 1.0)));
+    return 1;
+}
+
 __attribute__((visibility("default"))) int luaopen_blasbase(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"info", bb_info},     {"peak", bb_peak},   {"sgemm", bb_sgemm},
                                      {"attend", bb_attend}, {"sleep", bb_sleep}, {"gemm", bb_gemm},
-                                     {"attend_c", bb_attend_c}, {NULL, NULL}};
+                                     {"attend_c", bb_attend_c}, {"quiesce", bb_quiesce},
+                                     {NULL, NULL}};
     lua_newtable(L);
     bb_state *s = (bb_state *)lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);

@@ -221,6 +221,54 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
     }
 }
 
+void fokus_gemm_pack_at(const float *A, int64_t lda, int64_t M, int64_t K, int64_t mp, float *At)
+{
+    const int64_t kv = K & ~(int64_t)15;
+    for (int64_t m0 = 0; m0 < mp; m0 += 16) {
+        const int rows = (int)(M - m0 < 0 ? 0 : M - m0 < 16 ? M - m0 : 16);
+        const float *src = rows > 0 ? A + m0 * lda : A;
+        for (int64_t k = 0; k < kv; k += 16) {
+            simde__m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? simde_mm512_loadu_ps(src + i * lda + k) : simde_mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16; i++) simde_mm512_store_ps(At + (k + i) * mp + m0, r[i]);
+        }
+        for (int64_t k = kv; k < K; k++)
+            for (int i = 0; i < 16; i++) At[k * mp + m0 + i] = i < rows ? src[i * lda + k] : 0.0f;
+    }
+}
+
+void fokus_gemm_store_ct(const float *Ct, int64_t mp, int64_t M, int64_t ncols, const float *bias, int accumulate,
+                         float *C, int64_t ldc)
+{
+    for (int64_t n0 = 0; n0 < ncols; n0 += 16) {
+        const int nc = (int)(ncols - n0 < 16 ? ncols - n0 : 16);
+        float bv[16] = {0};
+        if (bias) memcpy(bv, bias + n0, (size_t)nc * sizeof(float));
+        const simde__m512 b = simde_mm512_loadu_ps(bv);
+        for (int64_t m0 = 0; m0 < M; m0 += 16) {
+            const int mr = (int)(M - m0 < 16 ? M - m0 : 16);
+            simde__m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nc ? simde_mm512_load_ps(Ct + (n0 + i) * mp + m0) : simde_mm512_setzero_ps();
+            transpose16(r); /* r[j] = row m0 + j, columns n0.. */
+            for (int j = 0; j < mr; j++) {
+                float *c = C + (m0 + j) * ldc + n0;
+                simde__m512 v = simde_mm512_add_ps(r[j], b);
+                if (nc == 16) {
+                    if (accumulate) v = simde_mm512_add_ps(v, simde_mm512_loadu_ps(c));
+                    simde_mm512_storeu_ps(c, v);
+                } else {
+                    float t[16];
+                    simde_mm512_storeu_ps(t, v);
+                    for (int x = 0; x < nc; x++) c[x] = accumulate ? c[x] + t[x] : t[x];
+                }
+            }
+        }
+    }
+}
+
 #ifndef PACK_B_AHEAD
 #define PACK_B_AHEAD 8
 #endif

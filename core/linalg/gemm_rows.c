@@ -32,6 +32,10 @@
 
 #include "gemm_kernel.h"
 
+#ifndef ROWS_AHEAD
+#define ROWS_AHEAD 8
+#endif
+
 #if defined(__GNUC__)
 #define ROWS_INLINE static inline __attribute__((always_inline))
 #else
@@ -49,6 +53,10 @@ ROWS_INLINE void rows_tile(const int V, const int R, int64_t K, const float *res
     const float *bp[8];
     for (int r = 0; r < R; r++) bp[r] = b + r * sr;
     for (int64_t k = 0; k < K; k++) {
+        /* A^T streams from L2 at V lines per k step (320 B at M = 77): the hardware
+         * prefetchers alone left the loop waiting on it; ROWS_AHEAD steps ahead into L1
+         * measured +6-8% (4, 8 and 12 alike; reading past the end of At is harmless) */
+        for (int v = 0; v < V; v++) __builtin_prefetch(at + 16 * V * ROWS_AHEAD + 16 * v, 0, 3);
         simde__m512 x[6];
         for (int v = 0; v < V; v++) x[v] = simde_mm512_load_ps(at + 16 * v);
         for (int r = 0; r < R; r++) {

@@ -258,6 +258,25 @@ static void test_rows_path(void)
     printf("  rows path: %d cases, worst error / tolerance = %.3g\n", n, worst);
 }
 
+/* A larger than 4 MB: passes of k blocks, and with 2 threads a pass's A (> 1 MB) is
+ * packed once and shared by the workers (gemm.c GEMM_A_SHARED); 1 thread keeps its own. */
+static void test_shared_a(void)
+{
+    double worst = 0;
+    for (int v = 0; v < 4; v++) {
+        gemm_case g;
+        g.M = 1100 + v; g.N = 90 - 7 * v; g.K = 1100 - 3 * v;
+        g.dt = v == 3 ? FOKUS_BF16 : FOKUS_F32;
+        g.trans = v % 2;
+        g.bias = v >= 2;
+        g.acc = v == 1 || v == 3;
+        g.pad = v == 2 ? 3 : 0;
+        int64_t bad = run_case(v == 2 ? ctx1 : ctx2, &g, false, &worst);
+        CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld: %lld bad", (long long)g.M, (long long)g.N, (long long)g.K, (long long)bad);
+    }
+    printf("  shared A: worst error / tolerance = %.3g\n", worst);
+}
+
 /* The comparison above must be able to fail: one perturbed element per case. */
 static void test_detects_errors(void)
 {
@@ -700,6 +719,7 @@ int main(void)
     RUN(test_ragged_shapes);
     RUN(test_small_rows);
     RUN(test_rows_path);
+    RUN(test_shared_a);
     RUN(test_large_shapes);
     RUN(test_matmul);
     RUN(test_linear);

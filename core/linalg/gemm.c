@@ -22,9 +22,10 @@
  * up. Each worker packs its own copy of the pass's A (see compute_task). One fork/join
  * per pass. Only when there are fewer column blocks than workers are rows split too.
  *
- * Two other paths skip the packing of B, which costs more than it saves when A has
- * few rows: M <= 8 streams B through gemm_small.c, and M = 33..96 with an f32 B [N,K]
- * (CLIP's 77 tokens times Linear weights) computes transposed tiles in gemm_rows.c.
+ * Packing B costs more than it saves when A has few rows, so: M <= 8 streams B through
+ * gemm_small.c; M = 33..96 with an f32 B [N,K] (CLIP's 77 tokens times Linear weights)
+ * computes transposed tiles in gemm_rows.c; and up to GEMM_DIRECT_M rows an f32 B
+ * [K,N] is read in place by the micro-kernel (only a ragged last panel is packed).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@
 #define GEMM_A_SHARED (1.0 * 1024 * 1024)
 #endif
 #define GEMM_A_GROUP 8 /* micro-panels per packing task */
+
+/* Up to this many rows, an f32 B [K,N] is not packed (see gemm_packed): measured
+ * (1 thread, CPU time, interleaved, N = 3072, K = 768) 1.57x at M = 9, 1.14x at 48,
+ * 1.07-1.25x at 77 (also K = 3072, N = 768), 1.04x at 100, even at 128 and 200. */
+#ifndef GEMM_DIRECT_M
+#define GEMM_DIRECT_M 112
+#endif
 
 /* All of A is packed at once (per worker) up to this many bytes. */
 #ifndef GEMM_A_ALL
@@ -104,6 +112,7 @@ typedef struct gemm_job {
     float *own_a, *own_b;      /* buffers when there is no context */
     unsigned char *a_ready;    /* [worker]: its A copy holds the current pass */
     float *shared_a;           /* one copy of the pass's A for all workers, or NULL */
+    int direct;                /* f32 B [K,N] read in place by the kernel (few rows) */
 
     /* the current pass: rows [i0, i0+mlen), k range [pk0, pk1) in blocks of kc; in a
      * worker's A buffer, the block of k offset p0 starts ROUND_UP(mlen, MR) * (p0 - pk0)
@@ -188,10 +197,13 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
             const int64_t klen = j->pk1 - p0 < j->kc ? j->pk1 - p0 : j->kc;
             const int first = p0 == 0;
             const float *ablk = a_block(j, abuf, p0);
+            /* direct: full panels are read from B in place, only a ragged last panel is
+             * packed (into the buffer's first panel) */
+            const int64_t nfull = j->direct ? nlen / GEMM_NR * GEMM_NR : 0;
             if (j->btrans == GEMM_B_STRIDED)
                 fokus_gemm_pack_b_strided(j->B, j->bt, j->bsk, j->bsn, p0, klen, j0, nlen, bbuf);
-            else
-                fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0, nlen, bbuf);
+            else if (nfull < nlen)
+                fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0 + nfull, nlen - nfull, bbuf);
             for (int64_t p = pa; p < pb; p++) {
                 const int64_t ir = p * GEMM_MR;
                 const float *ap = ablk + ir * klen;
@@ -214,7 +226,13 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
                     st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
                     st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
                     st.bias = first && j->bias ? j->bias + j0 + jr : NULL;
-                    fokus_gemm_ukernel(klen, ap, bbuf + jr * klen, &st);
+                    if (jr < nfull) {
+                        st.bstride = j->ldb;
+                        fokus_gemm_ukernel(klen, ap, (const float *)j->B + p0 * j->ldb + j0 + jr, &st);
+                    } else {
+                        st.bstride = 0;
+                        fokus_gemm_ukernel(klen, ap, bbuf + (jr - nfull) * klen, &st);
+                    }
                 }
             }
         }
@@ -489,6 +507,10 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
     const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
     const int64_t workers = par ? fokus_ctx_threads(ctx) : 1;
     j.kc = choose_kc(K);
+    /* Few rows of A use each element of B only M times, and packing B [K,N] (a copy,
+     * ~0.3 cycles per element) cost ~13% at M = 77: the kernel reads such a B in
+     * place instead, prefetching its rows */
+    j.direct = b_mode == 0 && b_dtype == FOKUS_F32 && M <= GEMM_DIRECT_M;
     /* All of A packed in one pass when it is small (always at M = 77): then the whole
      * product is one parallel region. Else passes of (row block, k block): a few more
      * fork/joins, in products that take tens of milliseconds. */

@@ -32,6 +32,10 @@ static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
     return fokus_v_load16_widen(p, dt == FOKUS_F16, dt == FOKUS_BF16);
 }
 
+#ifndef GEMM_DIRECT_AHEAD
+#define GEMM_DIRECT_AHEAD 16
+#endif
+
 #if GEMM_MR > 16
 #error "pack_a transposes 16-row blocks: GEMM_MR must be <= 16"
 #endif
@@ -68,9 +72,10 @@ GEMM_INLINE void store_row(float *c, const float *bias, int load_c, int n, const
     }
 }
 
-GEMM_INLINE void ukernel_body(const int mr, int64_t kc, const float *restrict a, const float *restrict b,
-                              const gemm_store *st)
+GEMM_INLINE void ukernel_body(const int mr, const int direct, int64_t kc, const float *restrict a,
+                              const float *restrict b, const gemm_store *st)
 {
+    const int64_t bs = direct ? st->bstride : GEMM_NR;
     simde__m512 acc[GEMM_MR][GEMM_NV];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < GEMM_NV; j++) acc[i][j] = simde_mm512_setzero_ps();
@@ -81,20 +86,29 @@ GEMM_INLINE void ukernel_body(const int mr, int64_t kc, const float *restrict a,
         for (int j = 0; j < GEMM_NV && 16 * j < st->n; j++) __builtin_prefetch(st->c + i * st->ldc + 16 * j, 1, 3);
     for (int64_t k = 0; k < kc; k++) {
         simde__m512 bv[GEMM_NV];
-        for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_load_ps(b + 16 * j);
+        if (direct) {
+            /* rows of B a whole row apart: the prefetchers do not follow them */
+            if (k + GEMM_DIRECT_AHEAD < kc) {
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs, 0, 3);
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs + GEMM_NR - 1, 0, 3);
+            }
+            for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_loadu_ps(b + 16 * j);
+        } else {
+            for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_load_ps(b + 16 * j);
+        }
         for (int i = 0; i < mr; i++) {
             simde__m512 av = simde_mm512_set1_ps(a[i]);
             for (int j = 0; j < GEMM_NV; j++) acc[i][j] = simde_mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
         a += GEMM_MR;
-        b += GEMM_NR;
+        b += bs;
     }
     float *c = st->c;
     for (int i = 0; i < mr; i++) store_row(c + i * st->ldc, st->bias, st->load_c, st->n, acc[i]);
 }
 
 #define GEMM_CASE(m) \
-    case m: ukernel_body(m, kc, a, b, st); break;
+    case m: if (st->bstride) ukernel_body(m, 1, kc, a, b, st); else ukernel_body(m, 0, kc, a, b, st); break;
 
 void fokus_gemm_ukernel(int64_t kc, const float *a, const float *b, const gemm_store *st)
 {

@@ -38,6 +38,8 @@ typedef struct gemm_store {
     int m, n;            /* valid rows (<= MR) and columns (<= NR) */
     const float *bias;   /* NULL or bias + col (n values) */
     int load_c;          /* 1: C += tile, 0: C = tile */
+    int64_t bstride;     /* 0: B is a packed micro-panel; else B is read in place, f32 rows
+                          * bstride floats apart (all NR columns valid) */
 } gemm_store;
 
 /* acc[m][NR] = sum_k apanel[k][m] * bpanel[k][:], then stored per `st`. */

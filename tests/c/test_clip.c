@@ -135,6 +135,7 @@ static void oracle_case(const char *name, fokus_act act, int64_t pad)
         CHECK_MSG(fokus_clip_encode_into(ctx, m, &row, 2, true, &dst, &p2, &j2, &err) == FOKUS_OK, "%s", err.msg);
         check_close(strided ? "encode_into (strided)" : "encode_into", &dst, &ref, tol);
         check_close("encode_into pooled", &p2, &ref2, tol);
+        fokus_tensor_release(&p2), fokus_tensor_release(&j2);
         CHECK_MSG(fokus_clip_encode_into(ctx, m, &row, 1, true, &dst, &p2, &j2, &err) == FOKUS_OK, "%s", err.msg);
         fokus_tensor lh1;
         fokus_tensor_narrow(&lh1, fokus_st_find(&f, "outputs.last_hidden_state"), 0, 0, 1, &err);

@@ -165,14 +165,16 @@ static fokus_tensor *check_ids(lua_State *L, int arg, const char *fname, fokus_t
     return u;
 }
 
-/* model:forward(ids [, {attention = layer}]): `attention` (1-based layer, or true for
- * the last) adds that layer's attention probabilities [B, H, N, N] as `attention`. */
+/* model:forward(ids [, {attention = layer, out = t}]): `attention` (1-based layer, or
+ * true for the last) adds that layer's attention probabilities [B, H, N, N] as
+ * `attention`; `out` (f32 [B, N, D], any strides) receives last_hidden_state, and is
+ * the table's last_hidden_state. */
 static int m_forward(lua_State *L)
 {
-    static const char *const known[] = {"attention", NULL};
+    static const char *const known[] = {"attention", "out", NULL};
     fokus_clip *m = check_clip(L, 1);
     lf_checkopts(L, 3, "forward", known);
-    fokus_clip_run_opts ro = {true, -1};
+    fokus_clip_run_opts ro = {true, -1, lf_optout(L, 3, "forward")};
     if (lua_istable(L, 3)) {
         int t = lua_getfield(L, 3, "attention");
         int64_t layers = fokus_clip_get_config(m)->num_layers;
@@ -192,7 +194,10 @@ static int m_forward(lua_State *L)
     fokus_tensor_release(&tmp);
     if (st != FOKUS_OK) return lf_raise(L, &err);
     lua_createtable(L, 0, 5);
-    lf_pushtensor(L, &o.last_hidden_state);
+    if (ro.out)
+        lua_getfield(L, 3, "out");
+    else
+        lf_pushtensor(L, &o.last_hidden_state);
     lua_setfield(L, -2, "last_hidden_state");
     lf_pushtensor(L, &o.pooled);
     lua_setfield(L, -2, "pooler_output");
@@ -239,9 +244,10 @@ static fokus_tensor *check_chunks(lua_State *L, int arg, fokus_tensor *tmp)
 
 static int m_encode(lua_State *L)
 {
-    static const char *const known[] = {"skip", "final_norm", NULL};
+    static const char *const known[] = {"skip", "final_norm", "out", NULL};
     fokus_clip *m = check_clip(L, 1);
     lf_checkopts(L, 3, "encode", known);
+    fokus_tensor *dst = lf_optout(L, 3, "encode");
     lua_Integer skip = lf_optinteger(L, 3, "encode", "skip", 1);
     int final_norm = lf_optbool(L, 3, "encode", "final_norm", 1);
     if (skip < 1 || skip > fokus_clip_get_config(m)->num_layers)
@@ -250,10 +256,14 @@ static int m_encode(lua_State *L)
     fokus_tensor *ids = check_chunks(L, 2, &tmp);
     fokus_tensor cond, pooled, proj;
     fokus_error err;
-    fokus_status st = fokus_clip_encode(lf_ctx(L), m, ids, (int)skip, final_norm, &cond, &pooled, &proj, &err);
+    fokus_status st = dst ? fokus_clip_encode_into(lf_ctx(L), m, ids, (int)skip, final_norm, dst, &pooled, &proj, &err)
+                          : fokus_clip_encode(lf_ctx(L), m, ids, (int)skip, final_norm, &cond, &pooled, &proj, &err);
     fokus_tensor_release(&tmp);
     if (st != FOKUS_OK) return lf_raise(L, &err);
-    lf_pushtensor(L, &cond);
+    if (dst)
+        lf_pushout(L, 3);
+    else
+        lf_pushtensor(L, &cond);
     lf_pushtensor(L, &pooled);
     if (proj.storage) {
         lf_pushtensor(L, &proj);

@@ -201,11 +201,12 @@ static fokus_tensor *check_vector(lua_State *L, int arg, const char *name, int64
     return u;
 }
 
-/* model:forward(x, t, y [, {trace = true}]) -> out [N, C_out, H, W]; with trace a table
+/* model:forward(x, t, y [, {trace = true, out = t}]) -> out [N, C_out, H, W] (opts.out:
+ * written into and returned, any strides); with trace a table
  * {out =, x_tokens =, t_freq =, t_emb =, y_emb =, c =, blocks = {...}, final_tokens =}. */
 static int m_forward(lua_State *L)
 {
-    static const char *const known[] = {"trace", "attention", NULL};
+    static const char *const known[] = {"trace", "attention", "out", NULL};
     fokus_dit *m = check_dit(L, 1);
     lf_checkopts(L, 5, "forward", known);
     bool want_trace = lf_optbool(L, 5, "forward", "trace", 0);
@@ -221,16 +222,33 @@ static int m_forward(lua_State *L)
     fokus_tensor *y = check_vector(L, 4, "y", N, FOKUS_I64);
     const fokus_dit_config *c = fokus_dit_get_config(m);
     fokus_error err;
-    fokus_tensor out = {0};
+    fokus_tensor out = {0}, res = {0};
+    fokus_tensor *dst = lf_optout(L, 5, "forward");
+    fokus_tensor *o = NULL;
     if (x->ndim == 4) {
         int64_t shape[4] = {N, c->out_channels, x->shape[2], x->shape[3]};
-        if (fokus_tensor_empty_ctx(lf_ctx(L), &out, FOKUS_F32, 4, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+        if (dst) {
+            /* opts.out: written directly when contiguous, else through a temporary */
+            const fokus_tensor *in[3] = {x, t, y};
+            if (fokus_out_begin(lf_ctx(L), "forward", dst, FOKUS_F32, 4, shape, in, 3, &res, &err) != FOKUS_OK)
+                return lf_raise(L, &err);
+            o = &res;
+        } else if (fokus_tensor_empty_ctx(lf_ctx(L), &out, FOKUS_F32, 4, shape, &err) != FOKUS_OK) {
+            return lf_raise(L, &err);
+        }
     }
-    lf_pushtensor(L, &out); /* owned by Lua before anything can raise */
-    fokus_tensor *o = lf_totensor(L, -1);
+    if (!o) {
+        lf_pushtensor(L, &out); /* owned by Lua before anything can raise */
+        o = lf_totensor(L, -1);
+    }
     fokus_tensor none = {0};
     fokus_dit_trace tr;
     fokus_status st = fokus_dit_forward(lf_ctx(L), m, x, t, y, o ? o : &none, want_trace ? &tr : NULL, &err);
+    if (dst && x->ndim == 4) {
+        if (st == FOKUS_OK) fokus_out_finish(dst, &res, NULL);
+        else fokus_tensor_release(&res);
+        if (st == FOKUS_OK) lf_pushout(L, 5);
+    }
     if (st != FOKUS_OK) return lf_raise(L, &err);
     if (!want_trace) return 1;
     lua_createtable(L, 0, 8);

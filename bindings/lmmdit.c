@@ -294,13 +294,13 @@ static bool read_capture(lua_State *L, int opts, int64_t depth, uint8_t *flags)
     return any;
 }
 
-/* model:forward(x, t, context, y [, {attention = true | {blocks}, trace = true}])
- *   -> out [N, C_out, H, W]; with attention {out =, attention = [N, Lc, H/p, W/p]};
+/* model:forward(x, t, context, y [, {attention = true | {blocks}, trace = true, out = t}])
+ *   -> out [N, C_out, H, W] (opts.out: written into and returned, any strides); with attention {out =, attention = [N, Lc, H/p, W/p]};
  *   with trace also pos_embed, x_tokens, t_freq, t_emb, y_emb, c, context_tokens,
  *   blocks = {{x =, context =}, ...}, final_tokens. */
 static int m_forward(lua_State *L)
 {
-    static const char *const known[] = {"attention", "trace", NULL};
+    static const char *const known[] = {"attention", "trace", "out", NULL};
     fokus_mmdit *m = check_mmdit(L, 1);
     const fokus_mmdit_config *c = fokus_mmdit_get_config(m);
     lf_checkopts(L, 6, "forward", known);
@@ -315,19 +315,36 @@ static int m_forward(lua_State *L)
     fokus_tensor *y = NULL;
     if (c->pooled_dim > 0 || !lua_isnoneornil(L, 5)) y = lf_checktensor(L, 5, "y");
     fokus_error err;
-    fokus_tensor out = {0};
+    fokus_tensor out = {0}, res = {0};
+    fokus_tensor *dst = lf_optout(L, 6, "forward");
+    fokus_tensor *o = NULL;
     if (x->ndim == 4) {
         int64_t shape[4] = {N, c->out_channels, x->shape[2], x->shape[3]};
-        if (fokus_tensor_empty_ctx(lf_ctx(L), &out, FOKUS_F32, 4, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
+        if (dst) {
+            /* opts.out: written directly when contiguous, else through a temporary */
+            const fokus_tensor *in[4] = {x, t, ctxt, y};
+            if (fokus_out_begin(lf_ctx(L), "forward", dst, FOKUS_F32, 4, shape, in, 4, &res, &err) != FOKUS_OK)
+                return lf_raise(L, &err);
+            o = &res;
+        } else if (fokus_tensor_empty_ctx(lf_ctx(L), &out, FOKUS_F32, 4, shape, &err) != FOKUS_OK) {
+            return lf_raise(L, &err);
+        }
     }
-    lf_pushtensor(L, &out); /* owned by Lua before anything can raise */
-    int iout = lua_gettop(L);
-    fokus_tensor *o = lf_totensor(L, -1);
+    if (!o) {
+        lf_pushtensor(L, &out); /* owned by Lua before anything can raise */
+        o = lf_totensor(L, -1);
+    }
     fokus_tensor none = {0}, map = {0};
     fokus_mmdit_trace tr;
     fokus_mmdit_opts mo = {cap ? flags : NULL, cap ? &map : NULL, want_trace ? &tr : NULL};
     fokus_status st = fokus_mmdit_forward(lf_ctx(L), m, x, t, ctxt, y, &mo, o ? o : &none, &err);
+    if (dst && x->ndim == 4) {
+        if (st == FOKUS_OK) fokus_out_finish(dst, &res, NULL);
+        else fokus_tensor_release(&res);
+        if (st == FOKUS_OK) lf_pushout(L, 6);
+    }
     if (st != FOKUS_OK) return lf_raise(L, &err);
+    int iout = lua_gettop(L);
     if (!cap && !want_trace) return 1;
     lua_createtable(L, 0, 12);
     lua_pushvalue(L, iout);

@@ -164,13 +164,22 @@ static void nested_fill(lua_State *L, int level, int nd, const int64_t *shape, f
     }
 }
 
+static fokus_tensor *check_out(lua_State *L, int opts, const char *fname, fokus_dtype dt, int nd,
+                               const int64_t *shape, const fokus_tensor *input);
+
+/* fokus.tensor(nested [, dtype] [, {out =}]): with out, the values are read into a new
+ * tensor first (a bad element raises before out is touched), then copied into out. */
 static int l_tensor(lua_State *L)
 {
+    static const char *const known[] = {"out", NULL};
     int64_t shape[FOKUS_MAX_DIMS];
-    fokus_dtype dt = lua_isnoneornil(L, 2) ? FOKUS_F32 : lf_checkdtype(L, 2, "tensor");
+    const int opts = lua_istable(L, 2) ? 2 : 3;
+    fokus_dtype dt = opts == 2 || lua_isnoneornil(L, 2) ? FOKUS_F32 : lf_checkdtype(L, 2, "tensor");
     if (!lua_istable(L, 1) && lua_type(L, 1) != LUA_TNUMBER && lua_type(L, 1) != LUA_TBOOLEAN)
         return lf_argerror(L, 1, "tensor: expected a (nested) table of numbers, got %s", luaL_typename(L, 1));
+    lf_checkopts(L, opts, "tensor", known);
     int nd = nested_shape(L, 1, shape);
+    fokus_tensor *dst = check_out(L, opts, "tensor", dt, nd, shape, NULL);
     fokus_tensor t;
     fokus_error err;
     if (fokus_tensor_new_ctx(lf_ctx(L), &t, dt, nd, shape, &err) != FOKUS_OK) return lf_raise(L, &err);
@@ -182,6 +191,10 @@ static int l_tensor(lua_State *L)
         lua_pushvalue(L, 1);
         nested_fill(L, 0, nd, shape, tp, &flat, path, 0);
         lua_pop(L, 1);
+    }
+    if (dst) {
+        if (fokus_tensor_copy(dst, tp, &err) != FOKUS_OK) return lf_raise(L, &err);
+        lf_pushout(L, opts);
     }
     return 1;
 }

@@ -21,6 +21,11 @@
  * so a worker slowed down by another process on its core does not hold the others
  * up. Each worker packs its own copy of the pass's A (see compute_task). One fork/join
  * per pass. Only when there are fewer column blocks than workers are rows split too.
+ *
+ * Packing B costs more than it saves when A has few rows, so: M <= 8 streams B through
+ * gemm_small.c; M = 33..96 with an f32 B [N,K] (CLIP's 77 tokens times Linear weights)
+ * computes transposed tiles in gemm_rows.c; and up to GEMM_DIRECT_M rows an f32 B
+ * [K,N] is read in place by the micro-kernel (only a ragged last panel is packed).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +49,23 @@
 /* Below this many flops (2*M*N*K) a fork/join (a few us) costs more than it saves. */
 #ifndef GEMM_PAR_FLOPS
 #define GEMM_PAR_FLOPS 3.0e6
+#endif
+
+/* A pass's A larger than this is packed once, shared by the workers (split between
+ * them in a region of its own), instead of once per worker: at that size a copy does
+ * not stay in a core's L2 anyway (2048^3: 4 MB per pass), and each worker packing all
+ * of it doubled the packing's share at 2 threads (~2.5% to ~5% of the time). Measured
+ * at 2 threads, interleaved: 2048^3 +4-10%, 1024x1536x1536 +2-5%. */
+#ifndef GEMM_A_SHARED
+#define GEMM_A_SHARED (1.0 * 1024 * 1024)
+#endif
+#define GEMM_A_GROUP 8 /* micro-panels per packing task */
+
+/* Up to this many rows, an f32 B [K,N] is not packed (see gemm_packed): measured
+ * (1 thread, CPU time, interleaved, N = 3072, K = 768) 1.57x at M = 9, 1.14x at 48,
+ * 1.07-1.25x at 77 (also K = 3072, N = 768), 1.04x at 100, even at 128 and 200. */
+#ifndef GEMM_DIRECT_M
+#define GEMM_DIRECT_M 112
 #endif
 
 /* All of A is packed at once (per worker) up to this many bytes. */
@@ -89,6 +111,8 @@ typedef struct gemm_job {
     fokus_ctx *ctx;
     float *own_a, *own_b;      /* buffers when there is no context */
     unsigned char *a_ready;    /* [worker]: its A copy holds the current pass */
+    float *shared_a;           /* one copy of the pass's A for all workers, or NULL */
+    int direct;                /* f32 B [K,N] read in place by the kernel (few rows) */
 
     /* the current pass: rows [i0, i0+mlen), k range [pk0, pk1) in blocks of kc; in a
      * worker's A buffer, the block of k offset p0 starts ROUND_UP(mlen, MR) * (p0 - pk0)
@@ -161,7 +185,9 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
         const int64_t nlen = j->N - j0 < j->nb ? j->N - j0 : j->nb;
         const int64_t pa = mpanels * chunk / j->mchunks, pb = mpanels * (chunk + 1) / j->mchunks;
         if (pa >= pb) continue;
-        if (j->mchunks > 1) {
+        if (j->shared_a) {
+            abuf = j->shared_a; /* packed by pack_task before this region */
+        } else if (j->mchunks > 1) {
             pack_a_panels(j, abuf, pa, pb); /* narrow N: only this chunk's rows */
         } else if (!j->a_ready[worker]) {
             pack_a_panels(j, abuf, 0, mpanels);
@@ -171,10 +197,13 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
             const int64_t klen = j->pk1 - p0 < j->kc ? j->pk1 - p0 : j->kc;
             const int first = p0 == 0;
             const float *ablk = a_block(j, abuf, p0);
+            /* direct: full panels are read from B in place, only a ragged last panel is
+             * packed (into the buffer's first panel) */
+            const int64_t nfull = j->direct ? nlen / GEMM_NR * GEMM_NR : 0;
             if (j->btrans == GEMM_B_STRIDED)
                 fokus_gemm_pack_b_strided(j->B, j->bt, j->bsk, j->bsn, p0, klen, j0, nlen, bbuf);
-            else
-                fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0, nlen, bbuf);
+            else if (nfull < nlen)
+                fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0 + nfull, nlen - nfull, bbuf);
             for (int64_t p = pa; p < pb; p++) {
                 const int64_t ir = p * GEMM_MR;
                 const float *ap = ablk + ir * klen;
@@ -182,15 +211,42 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
                 st.ldc = j->ldc;
                 st.m = (int)(j->mlen - ir < GEMM_MR ? j->mlen - ir : GEMM_MR);
                 st.load_c = !first || j->accumulate;
+                /* the next A micro-panel into L2, a slice per call: when the pass's A is
+                 * larger than L2 (2048^3: 4 MB per worker) its panels come from L3 and
+                 * the first call on each waits for them (measured +3% at 2048^3, 1
+                 * thread; a smaller row block, so that A stays in L2, measured -3..5%:
+                 * B is then packed once per row block) */
+                const char *an = (const char *)(p + 1 < pb ? ap + GEMM_MR * klen : ap);
+                const int64_t abytes = p + 1 < pb ? GEMM_MR * klen * (int64_t)sizeof(float) : 0;
+                const int64_t ncalls = (nlen + GEMM_NR - 1) / GEMM_NR;
+                const int64_t slice = (abytes / 64 + ncalls - 1) / ncalls * 64;
+                int64_t aoff = 0;
                 for (int64_t jr = 0; jr < nlen; jr += GEMM_NR) {
+                    for (int64_t e = aoff + slice; aoff < e && aoff < abytes; aoff += 64) __builtin_prefetch(an + aoff, 0, 2);
                     st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
                     st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
                     st.bias = first && j->bias ? j->bias + j0 + jr : NULL;
-                    fokus_gemm_ukernel(klen, ap, bbuf + jr * klen, &st);
+                    if (jr < nfull) {
+                        st.bstride = j->ldb;
+                        fokus_gemm_ukernel(klen, ap, (const float *)j->B + p0 * j->ldb + j0 + jr, &st);
+                    } else {
+                        st.bstride = 0;
+                        fokus_gemm_ukernel(klen, ap, bbuf + (jr - nfull) * klen, &st);
+                    }
                 }
             }
         }
     }
+}
+
+/* Panels [begin, end) x GEMM_A_GROUP of the pass's shared A copy. */
+static void pack_task(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const gemm_job *j = (const gemm_job *)arg;
+    const int64_t mpanels = (j->mlen + GEMM_MR - 1) / GEMM_MR;
+    (void)worker;
+    const int64_t pa = begin * GEMM_A_GROUP, pb = end * GEMM_A_GROUP < mpanels ? end * GEMM_A_GROUP : mpanels;
+    if (pa < pb) pack_a_panels(j, j->shared_a, pa, pb);
 }
 
 /* ---- few rows: gemm_small.c, split over columns */
@@ -251,6 +307,98 @@ static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_
     if (s.parts > 1) fokus_parallel(ctx, s.parts, 1, small_task, &s);
     else small_task(&s, 0, 1, 0);
     fokus_free(own);
+    return FOKUS_OK;
+}
+
+/* columns per task of the rows path: its C^T block, 128 x 80 floats, is 40 KiB */
+#ifndef GEMM_ROWS_UNIT
+#define GEMM_ROWS_UNIT 128
+#endif
+
+/* ---- 33..96 rows, f32 B [N,K]: gemm_rows.c, B unpacked, split over columns */
+
+typedef struct rows_job {
+    gemm_rows_args g;
+    const float *A;
+    int64_t lda, N, mp, unit;
+    size_t at_bytes, ct_bytes;
+    fokus_ctx *ctx;
+    float *own_at, *own_ct;
+    unsigned char *ready;      /* [worker]: its A^T copy is packed */
+} rows_job;
+
+/* Each worker packs its own A^T on its first task, so the copy sits in its core's L2
+ * (see compute_task). */
+static void rows_task(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const rows_job *r = (const rows_job *)arg;
+    float *at = r->own_at, *ct = r->own_ct;
+    if (r->ctx) {
+        at = (float *)fokus_ctx_scratch(r->ctx, FOKUS_SCRATCH_GEMM_A, worker, r->at_bytes);
+        ct = (float *)fokus_ctx_scratch(r->ctx, FOKUS_SCRATCH_GEMM_B, worker, r->ct_bytes);
+    }
+    if (!r->ready[worker]) {
+        fokus_gemm_pack_at(r->A, r->lda, r->g.M, r->g.K, r->mp, at);
+        r->ready[worker] = 1;
+    }
+    gemm_rows_args g = r->g;
+    g.At = at;
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t n0 = t * r->unit, n1 = n0 + r->unit < r->N ? n0 + r->unit : r->N;
+        if (n0 < n1) fokus_gemm_rows(&g, ct, n0, n1);
+    }
+}
+
+static fokus_status gemm_rows_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                   const void *B, int64_t ldb,
+                                   const float *bias, bool accumulate, float *C, int64_t ldc, fokus_error *err)
+{
+    rows_job r;
+    memset(&r, 0, sizeof r);
+    r.g.M = M; r.g.K = K;
+    r.g.B = (const float *)B; r.g.ldb = ldb;
+    r.g.bias = bias; r.g.accumulate = accumulate;
+    r.g.C = C; r.g.ldc = ldc;
+    r.A = A; r.lda = lda; r.N = N; r.ctx = ctx;
+    r.mp = ROUND_UP(M, 16);
+    const int64_t R = fokus_gemm_rows_r(M);
+    if ((uint64_t)K > SIZE_MAX / sizeof(float) / 128)
+        return fokus_fail(err, FOKUS_ENOMEM, "gemm: K = %lld is too large for scratch", (long long)K);
+    const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
+    const int nthreads = fokus_ctx_threads(ctx);
+    /* tasks of whole R-column groups, ~8 per worker (dynamic hand-out absorbs a worker
+     * slowed down by another process; each task is still tens of microseconds) and at
+     * most GEMM_ROWS_UNIT columns, so the task's block of C^T stays in L1 */
+    const int64_t groups = (N + R - 1) / R;
+    int64_t per = par ? groups / (8 * (int64_t)nthreads) : groups;
+    if (per * R > GEMM_ROWS_UNIT) per = GEMM_ROWS_UNIT / R;
+    if (per < 1) per = 1;
+    r.unit = per * R;
+    r.at_bytes = (size_t)r.mp * (size_t)K * sizeof(float);
+    r.ct_bytes = (size_t)r.unit * (size_t)r.mp * sizeof(float);
+    const int64_t ntasks = (N + r.unit - 1) / r.unit;
+
+    unsigned char ready[1024];
+    if (nthreads > (int)sizeof ready) return fokus_fail(err, FOKUS_EINVAL, "gemm: more than 1024 workers");
+    memset(ready, 0, (size_t)nthreads);
+    r.ready = ready;
+    if (ctx) {
+        for (int w = 0; w < nthreads; w++)
+            if (!fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, w, r.at_bytes) ||
+                !fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_B, w, r.ct_bytes))
+                return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
+    } else {
+        r.own_at = (float *)fokus_alloc(r.at_bytes);
+        r.own_ct = (float *)fokus_alloc(r.ct_bytes);
+        if (!r.own_at || !r.own_ct) {
+            fokus_free(r.own_at);
+            fokus_free(r.own_ct);
+            return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
+        }
+    }
+    fokus_parallel(ctx, ntasks, par ? 1 : ntasks, rows_task, &r);
+    fokus_free(r.own_at);
+    fokus_free(r.own_ct);
     return FOKUS_OK;
 }
 
@@ -315,6 +463,8 @@ fokus_status fokus_gemm(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const f
         return FOKUS_OK;
     }
 
+    if (M >= GEMM_ROWS_MIN && M <= GEMM_ROWS_MAX && b_trans && b_dtype == FOKUS_F32)
+        return gemm_rows_path(ctx, M, N, K, A, lda, B, ldb, bias, accumulate, C, ldc, err);
     if (M <= (b_trans ? GEMM_SMALL_M : GEMM_SMALL_N_M))
         return gemm_small_path(ctx, M, N, K, A, lda, B, b_dtype, b_trans, ldb, bias, accumulate, C, ldc, err);
     return gemm_packed(ctx, M, N, K, A, lda, B, b_dtype, b_trans ? 1 : 0, ldb, 0, 0, bias, accumulate, C, ldc, err);
@@ -357,6 +507,10 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
     const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
     const int64_t workers = par ? fokus_ctx_threads(ctx) : 1;
     j.kc = choose_kc(K);
+    /* Few rows of A use each element of B only M times, and packing B [K,N] (a copy,
+     * ~0.3 cycles per element) cost ~13% at M = 77: the kernel reads such a B in
+     * place instead, prefetching its rows */
+    j.direct = b_mode == 0 && b_dtype == FOKUS_F32 && M <= GEMM_DIRECT_M;
     /* All of A packed in one pass when it is small (always at M = 77): then the whole
      * product is one parallel region. Else passes of (row block, k block): a few more
      * fork/joins, in products that take tens of milliseconds. */
@@ -402,13 +556,19 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
         }
     }
 
-    /* one parallel region per pass; a single pass unless A is large */
+    /* one parallel region per pass (two with a shared A); a single pass unless A is large */
     const int64_t ntasks = j.nblocks * j.mchunks;
+    const int share = ctx && par && j.mchunks == 1 && (double)a_bytes(&j) > GEMM_A_SHARED;
+    if (share) j.shared_a = (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, 0, a_bytes(&j)); /* reserved above */
     for (j.i0 = 0; j.i0 < M; j.i0 += j.mb) {
         j.mlen = M - j.i0 < j.mb ? M - j.i0 : j.mb;
         for (j.pk0 = 0; j.pk0 < K; j.pk0 += j.kspan) {
             j.pk1 = K - j.pk0 < j.kspan ? K : j.pk0 + j.kspan;
             memset(ready, 0, (size_t)nthreads);
+            if (j.shared_a) {
+                const int64_t mpanels = (j.mlen + GEMM_MR - 1) / GEMM_MR;
+                fokus_parallel(ctx, (mpanels + GEMM_A_GROUP - 1) / GEMM_A_GROUP, 1, pack_task, &j);
+            }
             /* not parallel: one chunk, inline (under the caller's worker index when
              * nested in a pool task) */
             fokus_parallel(ctx, ntasks, par ? 1 : ntasks, compute_task, &j);

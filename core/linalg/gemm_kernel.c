@@ -32,6 +32,10 @@ static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
     return fokus_v_load16_widen(p, dt == FOKUS_F16, dt == FOKUS_BF16);
 }
 
+#ifndef GEMM_DIRECT_AHEAD
+#define GEMM_DIRECT_AHEAD 16
+#endif
+
 #if GEMM_MR > 16
 #error "pack_a transposes 16-row blocks: GEMM_MR must be <= 16"
 #endif
@@ -68,9 +72,10 @@ GEMM_INLINE void store_row(float *c, const float *bias, int load_c, int n, const
     }
 }
 
-GEMM_INLINE void ukernel_body(const int mr, int64_t kc, const float *restrict a, const float *restrict b,
-                              const gemm_store *st)
+GEMM_INLINE void ukernel_body(const int mr, const int direct, int64_t kc, const float *restrict a,
+                              const float *restrict b, const gemm_store *st)
 {
+    const int64_t bs = direct ? st->bstride : GEMM_NR;
     simde__m512 acc[GEMM_MR][GEMM_NV];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < GEMM_NV; j++) acc[i][j] = simde_mm512_setzero_ps();
@@ -81,20 +86,29 @@ GEMM_INLINE void ukernel_body(const int mr, int64_t kc, const float *restrict a,
         for (int j = 0; j < GEMM_NV && 16 * j < st->n; j++) __builtin_prefetch(st->c + i * st->ldc + 16 * j, 1, 3);
     for (int64_t k = 0; k < kc; k++) {
         simde__m512 bv[GEMM_NV];
-        for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_load_ps(b + 16 * j);
+        if (direct) {
+            /* rows of B a whole row apart: the prefetchers do not follow them */
+            if (k + GEMM_DIRECT_AHEAD < kc) {
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs, 0, 3);
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs + GEMM_NR - 1, 0, 3);
+            }
+            for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_loadu_ps(b + 16 * j);
+        } else {
+            for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_load_ps(b + 16 * j);
+        }
         for (int i = 0; i < mr; i++) {
             simde__m512 av = simde_mm512_set1_ps(a[i]);
             for (int j = 0; j < GEMM_NV; j++) acc[i][j] = simde_mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
         a += GEMM_MR;
-        b += GEMM_NR;
+        b += bs;
     }
     float *c = st->c;
     for (int i = 0; i < mr; i++) store_row(c + i * st->ldc, st->bias, st->load_c, st->n, acc[i]);
 }
 
 #define GEMM_CASE(m) \
-    case m: ukernel_body(m, kc, a, b, st); break;
+    case m: if (st->bstride) ukernel_body(m, 1, kc, a, b, st); else ukernel_body(m, 0, kc, a, b, st); break;
 
 void fokus_gemm_ukernel(int64_t kc, const float *a, const float *b, const gemm_store *st)
 {
@@ -218,6 +232,54 @@ void fokus_gemm_pack_a(const float *A, int64_t lda, int64_t i0, int64_t mb, int6
         }
         for (int64_t k = kv; k < kc; k++)
             for (int i = 0; i < GEMM_MR; i++) d[k * GEMM_MR + i] = i < rows ? src[i * lda + k] : 0.0f;
+    }
+}
+
+void fokus_gemm_pack_at(const float *A, int64_t lda, int64_t M, int64_t K, int64_t mp, float *At)
+{
+    const int64_t kv = K & ~(int64_t)15;
+    for (int64_t m0 = 0; m0 < mp; m0 += 16) {
+        const int rows = (int)(M - m0 < 0 ? 0 : M - m0 < 16 ? M - m0 : 16);
+        const float *src = rows > 0 ? A + m0 * lda : A;
+        for (int64_t k = 0; k < kv; k += 16) {
+            simde__m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? simde_mm512_loadu_ps(src + i * lda + k) : simde_mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16; i++) simde_mm512_store_ps(At + (k + i) * mp + m0, r[i]);
+        }
+        for (int64_t k = kv; k < K; k++)
+            for (int i = 0; i < 16; i++) At[k * mp + m0 + i] = i < rows ? src[i * lda + k] : 0.0f;
+    }
+}
+
+void fokus_gemm_store_ct(const float *Ct, int64_t mp, int64_t M, int64_t ncols, const float *bias, int accumulate,
+                         float *C, int64_t ldc)
+{
+    for (int64_t n0 = 0; n0 < ncols; n0 += 16) {
+        const int nc = (int)(ncols - n0 < 16 ? ncols - n0 : 16);
+        float bv[16] = {0};
+        if (bias) memcpy(bv, bias + n0, (size_t)nc * sizeof(float));
+        const simde__m512 b = simde_mm512_loadu_ps(bv);
+        for (int64_t m0 = 0; m0 < M; m0 += 16) {
+            const int mr = (int)(M - m0 < 16 ? M - m0 : 16);
+            simde__m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nc ? simde_mm512_load_ps(Ct + (n0 + i) * mp + m0) : simde_mm512_setzero_ps();
+            transpose16(r); /* r[j] = row m0 + j, columns n0.. */
+            for (int j = 0; j < mr; j++) {
+                float *c = C + (m0 + j) * ldc + n0;
+                simde__m512 v = simde_mm512_add_ps(r[j], b);
+                if (nc == 16) {
+                    if (accumulate) v = simde_mm512_add_ps(v, simde_mm512_loadu_ps(c));
+                    simde_mm512_storeu_ps(c, v);
+                } else {
+                    float t[16];
+                    simde_mm512_storeu_ps(t, v);
+                    for (int x = 0; x < nc; x++) c[x] = accumulate ? c[x] + t[x] : t[x];
+                }
+            }
+        }
     }
 }
 

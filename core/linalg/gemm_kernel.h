@@ -38,6 +38,8 @@ typedef struct gemm_store {
     int m, n;            /* valid rows (<= MR) and columns (<= NR) */
     const float *bias;   /* NULL or bias + col (n values) */
     int load_c;          /* 1: C += tile, 0: C = tile */
+    int64_t bstride;     /* 0: B is a packed micro-panel; else B is read in place, f32 rows
+                          * bstride floats apart (all NR columns valid) */
 } gemm_store;
 
 /* acc[m][NR] = sum_k apanel[k][m] * bpanel[k][:], then stored per `st`. */
@@ -87,6 +89,36 @@ typedef struct gemm_small_args {
 } gemm_small_args;
 
 void fokus_gemm_small(const gemm_small_args *g, int64_t n0, int64_t n1);
+
+/* Products with 33..96 rows of A and an f32 B [N,K] (gemm_rows.c): B read in place
+ * (no packing), the tile computed transposed from At, A^T packed by
+ * fokus_gemm_pack_at: K rows of mp = 16*ceil(M/16) floats (rows of A past M are 0),
+ * 64-byte aligned. fokus_gemm_rows computes columns [n0, n1) of C for all M rows,
+ * through ct: (n1 - n0) * mp floats, 64-byte aligned. R = fokus_gemm_rows_r(M) is the
+ * tile's column count (task sizes are multiples of it). */
+#define GEMM_ROWS_MIN 33
+#define GEMM_ROWS_MAX 96
+typedef struct gemm_rows_args {
+    int64_t M, K;
+    const float *At;
+    const float *B;            /* [N][ldb] */
+    int64_t ldb;
+    const float *bias;
+    int accumulate;
+    float *C;
+    int64_t ldc;
+} gemm_rows_args;
+
+int fokus_gemm_rows_r(int64_t M);
+void fokus_gemm_rows(const gemm_rows_args *g, float *ct, int64_t n0, int64_t n1);
+
+/* C[m][n] (+)= Ct[n][m] + bias[n] for m < M, n < ncols: a block of C^T (rows of mp
+ * floats, 64-byte aligned, mp a multiple of 16) stored through 16x16 transposes. */
+void fokus_gemm_store_ct(const float *Ct, int64_t mp, int64_t M, int64_t ncols, const float *bias, int accumulate,
+                         float *C, int64_t ldc);
+
+/* At[k][m] = A[m][k] for k < K, m < mp (0 for m >= M); mp a multiple of 16. */
+void fokus_gemm_pack_at(const float *A, int64_t lda, int64_t M, int64_t K, int64_t mp, float *At);
 
 /* Element `idx` of a B array of dtype dt, widened (exactly). For edges and the reference. */
 static inline float fokus_gemm_b_at(const void *B, fokus_dtype dt, int64_t idx)

@@ -43,6 +43,7 @@ typedef struct run_opts {
     int attention_layer;       /* layer whose attention probabilities to keep, or -1 */
     int capture;               /* hidden-state index to copy out (0..L), or -1 */
     fokus_tensor *captured;
+    const fokus_tensor *out;   /* the caller's tensor for last_hidden_state, or NULL */
 } run_opts;
 
 /* Reads the ids as int64 and validates them against the vocabulary. */
@@ -153,7 +154,11 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
     }
 
     int64_t shp[3] = {B, N, D};
-    if ((st = fokus_tensor_empty_ctx(ctx, &out->last_hidden_state, FOKUS_F32, 3, shp, err)) != FOKUS_OK) goto fail;
+    /* into the caller's tensor when given (directly when contiguous); pooling below
+     * reads it before fokus_out_finish copies a strided one */
+    if ((st = fokus_out_begin(ctx, "forward", ro->out, FOKUS_F32, 3, shp, NULL, 0, &out->last_hidden_state, err)) !=
+        FOKUS_OK)
+        goto fail;
     float *last = out->last_hidden_state.data;
     fokus_layernorm(ctx, last, D, x, D, R, D, m->lnf_w, m->lnf_b, (float)c->layer_norm_eps);
 
@@ -183,6 +188,7 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
                         NULL, false, out->text_embeds.data, P, err);
         if (st != FOKUS_OK) goto fail;
     }
+    if (ro->out) fokus_out_finish(ro->out, &out->last_hidden_state, NULL); /* leaves it empty */
     free(idv);
     return FOKUS_OK;
 fail:
@@ -194,7 +200,7 @@ fail:
 fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids,
                                 const fokus_clip_run_opts *opts, fokus_clip_output *out, fokus_error *err)
 {
-    run_opts ro = {opts && opts->want_hidden, opts ? opts->attention_layer : -1, -1, NULL};
+    run_opts ro = {opts && opts->want_hidden, opts ? opts->attention_layer : -1, -1, NULL, opts ? opts->out : NULL};
     if (ro.attention_layer >= m->cfg.num_layers) {
         memset(out, 0, sizeof *out);
         return fokus_fail(err, FOKUS_EINVAL, "clip: attention layer %d outside 1..%lld", ro.attention_layer + 1,
@@ -203,8 +209,31 @@ fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tenso
     return run(ctx, m, ids, &ro, out, err);
 }
 
+static fokus_status encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip, bool final_norm,
+                           const fokus_tensor *cond_out, fokus_tensor *cond, fokus_tensor *pooled,
+                           fokus_tensor *projected, fokus_error *err);
+
 fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip, bool final_norm,
                                fokus_tensor *cond, fokus_tensor *pooled, fokus_tensor *projected, fokus_error *err)
+{
+    return encode(ctx, m, ids, skip, final_norm, NULL, cond, pooled, projected, err);
+}
+
+fokus_status fokus_clip_encode_into(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip,
+                                    bool final_norm, const fokus_tensor *cond_out, fokus_tensor *pooled,
+                                    fokus_tensor *projected, fokus_error *err)
+{
+    fokus_tensor unused;
+    if (!cond_out) return fokus_fail(err, FOKUS_EINVAL, "encode: out must not be NULL");
+    return encode(ctx, m, ids, skip, final_norm, cond_out, &unused, pooled, projected, err);
+}
+
+/* Both forms: cond_out NULL makes *cond. With cond_out and skip 1 the final LayerNorm
+ * writes straight into it (the forward pass's out, seen as [C, N, D]) when it is
+ * contiguous; otherwise cond is made and copied in. */
+static fokus_status encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip, bool final_norm,
+                           const fokus_tensor *cond_out, fokus_tensor *cond, fokus_tensor *pooled,
+                           fokus_tensor *projected, fokus_error *err)
 {
     const fokus_clip_config *c = &m->cfg;
     memset(cond, 0, sizeof *cond);
@@ -212,24 +241,46 @@ fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor
     if (projected) memset(projected, 0, sizeof *projected);
     if (skip < 1 || skip > c->num_layers)
         return fokus_fail(err, FOKUS_EINVAL, "encode: skip must be in 1..%lld, got %d", (long long)c->num_layers, skip);
-    fokus_tensor cap = {0};
-    run_opts ro = {false, -1, skip > 1 ? (int)(c->num_layers + 1 - skip) : -1, &cap};
+    fokus_tensor cap = {0}, direct = {0};
+    run_opts ro = {false, -1, skip > 1 ? (int)(c->num_layers + 1 - skip) : -1, &cap, NULL};
+    if (cond_out && ids->ndim == 2) { /* checked before the work (ids are checked by run) */
+        int64_t want[3] = {1, ids->shape[0] * ids->shape[1], c->hidden_size};
+        fokus_status cs = fokus_out_check("encode", cond_out, FOKUS_F32, 3, want, NULL, 0, err);
+        if (cs != FOKUS_OK) return cs;
+        if (skip == 1 && fokus_tensor_is_contiguous(cond_out)) {
+            int64_t as3[3] = {ids->shape[0], ids->shape[1], c->hidden_size};
+            fokus_tensor_borrow(&direct, cond_out->data, FOKUS_F32, 3, as3, NULL);
+            ro.out = &direct;
+        }
+    }
     fokus_clip_output o;
     fokus_status st = run(ctx, m, ids, &ro, &o, err);
     if (st != FOKUS_OK) return st;
     const int64_t C = ids->shape[0], N = ids->shape[1], D = c->hidden_size;
-    if (skip == 1) {
+    if (ro.out) {
+        /* already written into cond_out */
+    } else if (skip == 1) {
         *cond = o.last_hidden_state;
         memset(&o.last_hidden_state, 0, sizeof o.last_hidden_state);
     } else {
         *cond = cap;
         if (final_norm) fokus_layernorm(ctx, cond->data, D, cond->data, D, C * N, D, m->lnf_w, m->lnf_b, (float)c->layer_norm_eps);
     }
-    cond->ndim = 3;
-    cond->shape[0] = 1;
-    cond->shape[1] = C * N;
-    cond->stride[0] = C * N * D;
-    cond->stride[1] = D;
+    if (!ro.out) {
+        cond->ndim = 3;
+        cond->shape[0] = 1;
+        cond->shape[1] = C * N;
+        cond->stride[0] = C * N * D;
+        cond->stride[1] = D;
+        if (cond_out) { /* strided, or skip > 1: made, then copied in */
+            st = fokus_tensor_copy((fokus_tensor *)cond_out, cond, err);
+            fokus_tensor_release(cond);
+            if (st != FOKUS_OK) {
+                fokus_clip_output_free(&o);
+                return st;
+            }
+        }
+    }
     /* pooled of the first chunk, as A1111 and ComfyUI take it */
     st = fokus_tensor_narrow(pooled, &o.pooled, 0, 0, 1, err);
     if (st == FOKUS_OK && projected && m->has_proj) st = fokus_tensor_narrow(projected, &o.text_embeds, 0, 0, 1, err);

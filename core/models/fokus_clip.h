@@ -59,14 +59,18 @@ typedef struct fokus_clip_output {
 typedef struct fokus_clip_run_opts {
     bool want_hidden;                 /* every layer's output, as HF's output_hidden_states */
     int attention_layer;              /* 0-based layer whose attention map to keep, or -1 */
+    const fokus_tensor *out;          /* NULL, or the caller's f32 [B, N, D] (any strides, not a
+                                       * broadcast view) for last_hidden_state, which then
+                                       * stays empty in the output */
 } fokus_clip_run_opts;
 void fokus_clip_output_free(fokus_clip_output *o);
 
 /* Forward pass over ids [B, N] (any integer dtype, 1 <= N <= max_positions). Ids
  * outside [0, vocab_size) are FOKUS_EINVAL. opts (may be NULL): want_hidden adds every
  * layer's output (embeddings first, no final LayerNorm); attention_layer keeps that
- * layer's attention probabilities (for maps). Every output tensor comes from ctx's
- * caching allocator, the activations from its scratch. */
+ * layer's attention probabilities (for maps); out receives last_hidden_state (checked
+ * like every out: FOKUS_EINVAL for a wrong dtype or shape). Every output tensor comes
+ * from ctx's caching allocator, the activations from its scratch. */
 fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids,
                                 const fokus_clip_run_opts *opts, fokus_clip_output *out, fokus_error *err);
 
@@ -79,6 +83,13 @@ fokus_status fokus_clip_forward(fokus_ctx *ctx, fokus_clip *m, const fokus_tenso
 fokus_status fokus_clip_encode(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip,
                                bool final_norm, fokus_tensor *cond, fokus_tensor *pooled,
                                fokus_tensor *projected, fokus_error *err);
+
+/* fokus_clip_encode writing cond into the caller's f32 [1, C*77, D] tensor (any
+ * strides, not a broadcast view; *cond of fokus_clip_encode is not made). Errors also
+ * for a wrong dtype or shape of cond_out (FOKUS_EINVAL, naming both). */
+fokus_status fokus_clip_encode_into(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, int skip,
+                                    bool final_norm, const fokus_tensor *cond_out, fokus_tensor *pooled,
+                                    fokus_tensor *projected, fokus_error *err);
 
 /* Seeded random weights of a small CLIP-shaped text model in HF naming (vocabulary
  * 49408, 77 positions, the given width (a multiple of 16) and layers, MLP 4x width,

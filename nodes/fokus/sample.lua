@@ -211,7 +211,7 @@ local function predict(fname, info, model, x, sigma, cond, o, level)
   return core.cfg(out:narrow(1, 1, n), out:narrow(1, n + 1, n), g)
 end
 
-local STEP_OPTS = {"uncond", "cfg", "sampler", "old_denoised", "sigma_prev", "eta", "noise"}
+local STEP_OPTS = {"uncond", "cfg", "sampler", "old_denoised", "sigma_prev", "eta", "noise", "out"}
 
 local function step(fname, info, model, x, sigma, sigma_next, cond, o, level)
   local sampler = o.sampler or "euler"
@@ -229,23 +229,26 @@ local function step(fname, info, model, x, sigma, sigma_next, cond, o, level)
   if o.cfg ~= nil then checknumber(fname, "option 'cfg'", o.cfg, level + 1) end
   local pred = predict(fname, info, model, x, sigma, cond, o, level + 1)
   local denoised = core.denoised(x, pred, sigma)
+  -- o.out: the step writes the next x there (it may be x itself: the steps are
+  -- element-wise, and x is not read again after them)
   local nx
   if sampler == "dpmpp_2m" then
-    local extra
-    if o.old_denoised ~= nil then extra = {old_denoised = o.old_denoised, sigma_prev = o.sigma_prev} end
+    local extra = {out = o.out}
+    if o.old_denoised ~= nil then extra.old_denoised, extra.sigma_prev = o.old_denoised, o.sigma_prev end
     nx = core.dpmpp_2m(x, denoised, sigma, sigma_next, extra)
   elseif sampler == "ddim" then
-    nx = core.ddim_sigma(x, pred, sigma, sigma_next, {eta = o.eta, noise = o.noise})
+    nx = core.ddim_sigma(x, pred, sigma, sigma_next, {eta = o.eta, noise = o.noise, out = o.out})
   elseif info.flow then
-    nx = core.euler_flow(x, pred, sigma, sigma_next)
+    nx = core.euler_flow(x, pred, sigma, sigma_next, {out = o.out})
   else
-    nx = core.euler(x, pred, sigma, sigma_next)
+    nx = core.euler(x, pred, sigma, sigma_next, {out = o.out})
   end
   return nx, denoised
 end
 
 -- fokus.dit_step(model, x, sigma, sigma_next, cond [, {uncond =, cfg =, sampler =,
---   old_denoised =, sigma_prev =, eta =, noise =}]) -> x_next, denoised
+--   old_denoised =, sigma_prev =, eta =, noise =, out =}]) -> x_next, denoised
+--   (out: x_next is written there, which may be x itself, and returned)
 function M.dit_step(model, x, sigma, sigma_next, cond, opts)
   local fname = "dit_step"
   local o = checkopts(fname, opts, STEP_OPTS, 2)
@@ -283,10 +286,12 @@ local function progress_line(out, total)
 end
 
 local SAMPLE_OPTS = {"steps", "shift", "schedule", "sigmas", "cfg", "uncond", "sampler", "callback", "progress",
-                     "eta", "seed"}
+                     "eta", "seed", "out"}
 
 -- fokus.sample(model, noise, cond, {steps =, shift =, schedule =, sigmas =, cfg =, uncond =,
---   sampler =, eta =, seed =, callback =, progress =}) -> latent
+--   sampler =, eta =, seed =, callback =, progress =, out =}) -> latent
+--   (out: the loop's x lives there from the start, each step writing over it, so the
+--   callback's x is that same tensor; it may be the noise itself)
 function M.sample(model, noise, cond, opts)
   local fname = "sample"
   local o = checkopts(fname, opts, SAMPLE_OPTS, 2)
@@ -329,11 +334,14 @@ function M.sample(model, noise, cond, opts)
   -- the start: pure noise at sigmas[1]
   local s0 = sig[1]
   local x
+  if o.out ~= nil and not is_tensor(o.out) then
+    error(fname .. ": option 'out' must be a fokus.Tensor, got " .. type(o.out), 2)
+  end
   if info.flow then
-    x = core.axpby(s0, noise)
+    x = core.axpby(s0, noise, {out = o.out})
   else
     -- a unit-variance VP start seen in sigma space (ComfyUI's max-denoise scaling)
-    x = core.axpby(math.sqrt(1.0 + s0 * s0), noise)
+    x = core.axpby(math.sqrt(1.0 + s0 * s0), noise, {out = o.out})
   end
 
   local out = o.progress
@@ -348,7 +356,7 @@ function M.sample(model, noise, cond, opts)
   end
   local report = out and progress_line(out, total) or nil
 
-  local so = {uncond = o.uncond, cfg = o.cfg, sampler = sampler, eta = o.eta}
+  local so = {uncond = o.uncond, cfg = o.cfg, sampler = sampler, eta = o.eta, out = o.out}
   local old, sprev
   for i = 1, total do
     local s, sn = sig[i], sig[i + 1]

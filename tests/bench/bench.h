@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <simde/x86/avx512.h>
 
@@ -44,6 +45,25 @@ static inline int bench_reps_for(double one_run_seconds, double budget)
 {
     int r = one_run_seconds > 0 ? (int)(budget / one_run_seconds) : 64;
     return r < 3 ? 3 : r > 25 ? 25 : r;
+}
+
+/* Waits until this process is idle: OpenBLAS's workers keep spinning after its calls
+ * (measured 80-120 ms here; its timeout is 2^28 TSC cycles), and a fokus block timed
+ * while they spin runs at half speed on 2 cores. A fixed sleep was too short at times,
+ * so this sleeps in 10 ms slices until one slice costs the whole process < 1 ms of
+ * CPU time (at most `max_seconds`). Returns the seconds waited. */
+static inline double bench_quiesce(double max_seconds)
+{
+    const double t0 = fokus_clock();
+    for (;;) {
+        struct timespec c0, c1, ts = {0, 10 * 1000 * 1000};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        nanosleep(&ts, NULL);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        double used = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
+        double waited = fokus_clock() - t0;
+        if (used < 1e-3 || waited >= max_seconds) return waited;
+    }
 }
 
 /* FMA peak: 12 independent 16-lane FMA chains per worker (enough to cover latency x

@@ -243,7 +243,7 @@ static void bench_shape(int si, int nt, fokus_ctx *ctx, double peak, bool quick,
                 }
                 double gb = fl / bench_median(bt2, 5) / 1e9;
                 if (gb > gbest) gbest = gb, mbest = mode;
-                usleep(100000); /* OpenBLAS's workers spin a while after its calls */
+                bench_quiesce(1.0); /* OpenBLAS's workers spin a while after its calls */
             }
             /* the ratio from interleaved rounds (a fokus block, then a block of the
              * faster baseline, then a pause for OpenBLAS's spinning workers), so a busy
@@ -254,7 +254,7 @@ static void bench_shape(int si, int nt, fokus_ctx *ctx, double peak, bool quick,
             double once = fokus_clock() - a0;
             int in2 = once < 0.01 ? (int)(0.01 / (once > 1e-6 ? once : 1e-6)) + 1 : 1;
             int in1 = med < 0.01 ? (int)(0.01 / (med > 1e-6 ? med : 1e-6)) + 1 : 1;
-            usleep(100000);
+            bench_quiesce(1.0);
             for (int r = 0; r < 5; r++) {
                 double a = fokus_clock();
                 for (int x = 0; x < in1; x++) run_attend(&ra);
@@ -263,7 +263,7 @@ static void bench_shape(int si, int nt, fokus_ctx *ctx, double peak, bool quick,
                 for (int x = 0; x < in2; x++) blas_att_run(&ba, mbest, ctx, nt);
                 tb[r] = (fokus_clock() - a) / in2;
                 rr[r] = tb[r] / tf[r];
-                usleep(80000);
+                bench_quiesce(1.0);
             }
             printf("  | blas %d thr %6.1f GFLOP/s, interleaved x%.2f (%s)", nt, gbest, bench_median(rr, 5),
                    mbest == BLAS_ATT_HEADS ? "heads/thr" : "blocks");

@@ -27,6 +27,8 @@
  *                                        (default 2): copy c = a moves 2 x bytes, triad
  *                                        a = b + s c moves 3 x bytes; plain stores, as
  *                                        STREAM compiled without non-temporal hints
+ *   blasbase.quiesce([max_seconds])    → seconds waited until the process is idle
+ *                                        (bench.h's bench_quiesce; default at most 1 s)
  *
  * Operands are filled with fixed pseudo-random values once per shape and kept for the
  * next call with the same shape, so only the products are timed. The module links its
@@ -265,11 +267,18 @@ static int bb_sleep(lua_State *L)
     return 0;
 }
 
+static int bb_quiesce(lua_State *L)
+{
+    lua_pushnumber(L, bench_quiesce(luaL_optnumber(L, 1, 1.0)));
+    return 1;
+}
+
 __attribute__((visibility("default"))) int luaopen_blasbase(lua_State *L)
 {
     static const luaL_Reg funcs[] = {{"info", bb_info},     {"peak", bb_peak},   {"sgemm", bb_sgemm},
                                      {"attend", bb_attend}, {"sleep", bb_sleep}, {"gemm", bb_gemm},
-                                     {"attend_c", bb_attend_c}, {"stream", bb_stream}, {NULL, NULL}};
+                                     {"attend_c", bb_attend_c}, {"stream", bb_stream},
+                                     {"quiesce", bb_quiesce}, {NULL, NULL}};
     lua_newtable(L);
     bb_state *s = (bb_state *)lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);

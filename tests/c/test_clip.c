@@ -69,7 +69,7 @@ static void oracle_case(const char *name, fokus_act act, int64_t pad)
     CHECK_EQ_INT(fokus_clip_get_config(m)->intermediate_size, 256);
     fokus_clip_output o;
     const fokus_tensor *ids = fokus_st_find(&f, "inputs.input_ids");
-    CHECK_MSG(fokus_clip_forward(ctx, m, ids, &(fokus_clip_run_opts){true, 2}, &o, &err) == FOKUS_OK, "%s", err.msg);
+    CHECK_MSG(fokus_clip_forward(ctx, m, ids, &(fokus_clip_run_opts){true, 2, NULL}, &o, &err) == FOKUS_OK, "%s", err.msg);
     check_close("last_hidden_state", &o.last_hidden_state, fokus_st_find(&f, "outputs.last_hidden_state"), tol);
     for (int i = 0; i < o.n_hidden; i++) {
         char n[64];
@@ -86,6 +86,29 @@ static void oracle_case(const char *name, fokus_act act, int64_t pad)
     for (int j = 6; j < 77; j++) upper += fabs(fokus_tensor_get(&o.attention, 5 * 77 + j));
     CHECK_NEAR(rowsum, 1.0, 1e-5);
     CHECK(upper == 0);
+    /* opts.out: last_hidden_state into a strided [B, N, D] view (a permuted buffer) */
+    {
+        const int64_t *sh = o.last_hidden_state.shape;
+        int64_t bs[3] = {sh[2], sh[1], sh[0]};
+        fokus_tensor buf = {0}, view = {0};
+        fokus_clip_output o2;
+        CHECK(fokus_tensor_new(&buf, FOKUS_F32, 3, bs, &err) == FOKUS_OK);
+        CHECK(fokus_tensor_permute(&view, &buf, (const int[]){2, 1, 0}, &err) == FOKUS_OK);
+        CHECK(!fokus_tensor_is_contiguous(&view));
+        CHECK_MSG(fokus_clip_forward(ctx, m, ids, &(fokus_clip_run_opts){false, -1, &view}, &o2, &err) == FOKUS_OK, "%s",
+                  err.msg);
+        CHECK(o2.last_hidden_state.data == NULL); /* the caller's out holds it */
+        check_close("last_hidden_state (out)", &view, fokus_st_find(&f, "outputs.last_hidden_state"), tol);
+        check_close("pooler_output (out)", &o2.pooled, fokus_st_find(&f, "outputs.pooler_output"), tol);
+        fokus_clip_output_free(&o2);
+        /* a wrong shape is an error naming both */
+        fokus_tensor small = {0};
+        int64_t ss[3] = {sh[0], sh[1], sh[2] - 1};
+        CHECK(fokus_tensor_new(&small, FOKUS_F32, 3, ss, &err) == FOKUS_OK);
+        CHECK(fokus_clip_forward(ctx, m, ids, &(fokus_clip_run_opts){false, -1, &small}, &o2, &err) == FOKUS_EINVAL);
+        CHECK(strstr(err.msg, "forward: out must be f32") != NULL);
+        fokus_tensor_release(&small), fokus_tensor_release(&view), fokus_tensor_release(&buf);
+    }
     const fokus_tensor *eos = fokus_st_find(&f, "outputs.eos_positions");
     for (int b = 0; b < 4; b++) CHECK_EQ_INT(fokus_tensor_get_i64(&o.eos_positions, b), fokus_tensor_get_i64(eos, b));
     /* clip skip: penultimate with and without the final LayerNorm */
@@ -102,6 +125,24 @@ static void oracle_case(const char *name, fokus_act act, int64_t pad)
     check_close("penultimate_final_ln", &cond, &ref, tol);
     fokus_tensor_narrow(&ref2, fokus_st_find(&f, "outputs.pooler_output"), 0, 0, 1, &err);
     check_close("encode pooled", &pooled, &ref2, tol);
+    /* encode into the caller's tensor: contiguous and strided */
+    for (int strided = 0; strided < 2; strided++) {
+        fokus_tensor buf = {0}, dst = {0}, p2 = {0}, j2 = {0};
+        int64_t cs[3] = {1, cond.shape[1], cond.shape[2]}, ts[3] = {1, cond.shape[2], cond.shape[1]};
+        CHECK(fokus_tensor_new(&buf, FOKUS_F32, 3, strided ? ts : cs, &err) == FOKUS_OK);
+        if (strided) CHECK(fokus_tensor_permute(&dst, &buf, (const int[]){0, 2, 1}, &err) == FOKUS_OK);
+        else dst = buf, fokus_tensor_retain(&buf);
+        CHECK_MSG(fokus_clip_encode_into(ctx, m, &row, 2, true, &dst, &p2, &j2, &err) == FOKUS_OK, "%s", err.msg);
+        check_close(strided ? "encode_into (strided)" : "encode_into", &dst, &ref, tol);
+        check_close("encode_into pooled", &p2, &ref2, tol);
+        fokus_tensor_release(&p2), fokus_tensor_release(&j2);
+        CHECK_MSG(fokus_clip_encode_into(ctx, m, &row, 1, true, &dst, &p2, &j2, &err) == FOKUS_OK, "%s", err.msg);
+        fokus_tensor lh1;
+        fokus_tensor_narrow(&lh1, fokus_st_find(&f, "outputs.last_hidden_state"), 0, 0, 1, &err);
+        check_close("encode_into skip 1", &dst, &lh1, tol);
+        fokus_tensor_release(&lh1);
+        fokus_tensor_release(&p2), fokus_tensor_release(&j2), fokus_tensor_release(&dst), fokus_tensor_release(&buf);
+    }
     fokus_tensor_release(&cond), fokus_tensor_release(&pooled), fokus_tensor_release(&proj);
     fokus_tensor_release(&ref), fokus_tensor_release(&ref2), fokus_tensor_release(&row);
     fokus_clip_output_free(&o);

@@ -230,6 +230,53 @@ static void test_small_rows(void)
     printf("  small rows: %d cases, worst error / tolerance = %.3g\n", n, worst);
 }
 
+/* The unpacked path for 33..96 rows (gemm_rows.c): every register-tile height (V = 3..6
+ * vectors of rows, M on both sides of each multiple of 16), column counts that leave
+ * every tail of R = 4..8 columns, k tails, both layouts and dtypes, bias, accumulate,
+ * padded C, 1 and 2 threads; and the neighbours 32 and 97 that take the packed path. */
+static void test_rows_path(void)
+{
+    static const int64_t ms[] = {32, 33, 47, 48, 49, 64, 65, 77, 80, 81, 95, 96, 97};
+    static const int64_t nk[][2] = {{1, 40}, {7, 17}, {29, 300}, {203, 64}, {1001, 130}};
+    double worst = 0;
+    int n = 0;
+    for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+        for (size_t s = 0; s < sizeof nk / sizeof *nk; s++)
+            for (int v = 0; v < 6; v++) {
+                gemm_case g;
+                g.M = ms[a]; g.N = nk[s][0]; g.K = nk[s][1];
+                g.dt = (fokus_dtype[]){FOKUS_F32, FOKUS_F16, FOKUS_BF16}[v % 3];
+                g.trans = v / 3;
+                g.bias = (n % 2) == 0;
+                g.acc = (n % 3) == 0;
+                g.pad = (n % 4 == 1) ? 5 : 0;
+                int64_t bad = run_case((n % 2) ? ctx2 : ctx1, &g, false, &worst);
+                CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld dt=%d trans=%d bias=%d acc=%d: %lld bad", (long long)g.M,
+                          (long long)g.N, (long long)g.K, (int)g.dt, g.trans, g.bias, g.acc, (long long)bad);
+                n++;
+            }
+    printf("  rows path: %d cases, worst error / tolerance = %.3g\n", n, worst);
+}
+
+/* A larger than 4 MB: passes of k blocks, and with 2 threads a pass's A (> 1 MB) is
+ * packed once and shared by the workers (gemm.c GEMM_A_SHARED); 1 thread keeps its own. */
+static void test_shared_a(void)
+{
+    double worst = 0;
+    for (int v = 0; v < 4; v++) {
+        gemm_case g;
+        g.M = 1100 + v; g.N = 90 - 7 * v; g.K = 1100 - 3 * v;
+        g.dt = v == 3 ? FOKUS_BF16 : FOKUS_F32;
+        g.trans = v % 2;
+        g.bias = v >= 2;
+        g.acc = v == 1 || v == 3;
+        g.pad = v == 2 ? 3 : 0;
+        int64_t bad = run_case(v == 2 ? ctx1 : ctx2, &g, false, &worst);
+        CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld: %lld bad", (long long)g.M, (long long)g.N, (long long)g.K, (long long)bad);
+    }
+    printf("  shared A: worst error / tolerance = %.3g\n", worst);
+}
+
 /* The comparison above must be able to fail: one perturbed element per case. */
 static void test_detects_errors(void)
 {
@@ -671,6 +718,8 @@ int main(void)
     RUN(test_detects_errors);
     RUN(test_ragged_shapes);
     RUN(test_small_rows);
+    RUN(test_rows_path);
+    RUN(test_shared_a);
     RUN(test_large_shapes);
     RUN(test_matmul);
     RUN(test_linear);

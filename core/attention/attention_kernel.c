@@ -321,7 +321,7 @@ static size_t scratch_floats(const fokus_attn_job *job, scratch_map *map, float 
     size_t l = off;  off += up16(br);
     size_t t = off;  off += up16(br);
     size_t ms = fokus_mod_scratch_floats(job->score), mm = fokus_mod_scratch_floats(job->mask);
-    size_t rg = off; off += up16(ms > mm ? ms : mm);
+    size_t rg = off; off += up16(ms + mm);
     if (map) {
         map->regs = (job->score || job->mask) ? base + rg : NULL;
         map->Qt = base + qt;
@@ -571,7 +571,7 @@ static void probs_pass(const fokus_attn_job *job, const item_geom *g, qk_tile *t
         qk_tile_run(t, g->R, jn);
         if (job->score || job->mask)
             fokus_mod_apply_tile(job->score, cls == FOKUS_BLOCK_PARTIAL ? job->mask : NULL, sm->S, g->ld, g->R, jn,
-                                 g->b, g->h, g->i0, j0, sm->regs, NULL);
+                                 g->b, g->h, g->i0, j0, sm->regs, NULL, t->diag || t->E);
         for (int j = 0; j < jn; j++) {
             float *s = sm->S + (size_t)j * g->ld;
             for (int r = 0; r < g->R; r++) {
@@ -640,7 +640,7 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
         qk_tile_run(&t, g.R, jn);
         if (mods)
             fokus_mod_apply_tile(job->score, cls == FOKUS_BLOCK_PARTIAL ? job->mask : NULL, sm.S, g.ld, g.R, jn, g.b,
-                                 g.h, g.i0, j0, sm.regs, sm.tmax);
+                                 g.h, g.i0, j0, sm.regs, sm.tmax, t.diag || t.E);
         softmax_tile(sm.S, jn, g.ld, g.R, sm.m, sm.l, sm.tmax, sm.Ot, (int)a->dv);
         pv_tile_run(sm.Ot, g.ld, g.R, sm.S, jn, V + j0 * job->vs[2], job->vs[2], (int)a->dv);
     }

@@ -40,6 +40,7 @@ static void bm_range(void *argp, int64_t begin, int64_t end, int worker)
         const int64_t i0 = qb * bm->bq;
         const int64_t nq = bm->Nq - i0 < bm->bq ? bm->Nq - i0 : bm->bq;
         uint8_t *row = bm->cls + it * bm->nkb;
+        fokus_mod_uniforms(t->mb, bb, hh, regs);
         for (int64_t kb = 0; kb < bm->nkb; kb++) {
             const int64_t j0 = kb * bm->bk;
             const int jn = (int)(bm->Nk - j0 < bm->bk ? bm->Nk - j0 : bm->bk);

@@ -294,6 +294,37 @@ static double lua_mod(double a, double b)
     return m;
 }
 
+double fokus_mod_op_ref(int op, double a, double c, double e)
+{
+    switch (op) {
+    case FOKUS_MOD_ADD: return a + c;
+    case FOKUS_MOD_SUB: return a - c;
+    case FOKUS_MOD_MUL: return a * c;
+    case FOKUS_MOD_DIV: return a / c;
+    case FOKUS_MOD_MOD: return lua_mod(a, c);
+    case FOKUS_MOD_POW: return pow(a, c);
+    case FOKUS_MOD_MIN: return a < c ? a : c;
+    case FOKUS_MOD_MAX: return a > c ? a : c;
+    case FOKUS_MOD_NEG: return -a;
+    case FOKUS_MOD_ABS: return fabs(a);
+    case FOKUS_MOD_EXP: return exp(a);
+    case FOKUS_MOD_LOG: return log(a);
+    case FOKUS_MOD_TANH: return tanh(a);
+    case FOKUS_MOD_SQRT: return sqrt(a);
+    case FOKUS_MOD_LT: return a < c;
+    case FOKUS_MOD_LE: return a <= c;
+    case FOKUS_MOD_GT: return a > c;
+    case FOKUS_MOD_GE: return a >= c;
+    case FOKUS_MOD_EQ: return a == c;
+    case FOKUS_MOD_NE: return a != c;
+    case FOKUS_MOD_AND: return a != 0 && c != 0;
+    case FOKUS_MOD_OR: return a != 0 || c != 0;
+    case FOKUS_MOD_NOT: return a == 0;
+    case FOKUS_MOD_WHERE: return a != 0 ? c : e;
+    default: return NAN;
+    }
+}
+
 double fokus_mod_eval_ref(const fokus_mod_program *p, double score, int64_t b, int64_t h, int64_t q, int64_t k)
 {
     double small[64] = {0};
@@ -315,30 +346,6 @@ double fokus_mod_eval_ref(const fokus_mod_program *p, double score, int64_t b, i
         case FOKUS_MOD_H: r = (double)h; break;
         case FOKUS_MOD_Q: r = (double)q; break;
         case FOKUS_MOD_K: r = (double)k; break;
-        case FOKUS_MOD_ADD: r = a + c; break;
-        case FOKUS_MOD_SUB: r = a - c; break;
-        case FOKUS_MOD_MUL: r = a * c; break;
-        case FOKUS_MOD_DIV: r = a / c; break;
-        case FOKUS_MOD_MOD: r = lua_mod(a, c); break;
-        case FOKUS_MOD_POW: r = pow(a, c); break;
-        case FOKUS_MOD_MIN: r = a < c ? a : c; break;
-        case FOKUS_MOD_MAX: r = a > c ? a : c; break;
-        case FOKUS_MOD_NEG: r = -a; break;
-        case FOKUS_MOD_ABS: r = fabs(a); break;
-        case FOKUS_MOD_EXP: r = exp(a); break;
-        case FOKUS_MOD_LOG: r = log(a); break;
-        case FOKUS_MOD_TANH: r = tanh(a); break;
-        case FOKUS_MOD_SQRT: r = sqrt(a); break;
-        case FOKUS_MOD_LT: r = a < c; break;
-        case FOKUS_MOD_LE: r = a <= c; break;
-        case FOKUS_MOD_GT: r = a > c; break;
-        case FOKUS_MOD_GE: r = a >= c; break;
-        case FOKUS_MOD_EQ: r = a == c; break;
-        case FOKUS_MOD_NE: r = a != c; break;
-        case FOKUS_MOD_AND: r = a != 0 && c != 0; break;
-        case FOKUS_MOD_OR: r = a != 0 || c != 0; break;
-        case FOKUS_MOD_NOT: r = a == 0; break;
-        case FOKUS_MOD_WHERE: r = a != 0 ? c : e; break;
         case FOKUS_MOD_GATHER: {
             const fokus_tensor *t = &p->tensors[x->tensor];
             int64_t off = 0;
@@ -351,7 +358,7 @@ double fokus_mod_eval_ref(const fokus_mod_program *p, double score, int64_t b, i
             r = load_any(t, off);
             break;
         }
-        default: r = NAN; break;
+        default: r = fokus_mod_op_ref(x->op, a, c, e); break;
         }
         v[i] = r;
     }
@@ -388,6 +395,50 @@ fokus_status fokus_mod_bind(fokus_ctx *ctx, const fokus_mod_program *p, const ch
                                   "%s indexes captured tensor %d (dim %d of size %lld) with %s up to %lld", what,
                                   x->tensor + 1, d + 1, (long long)t->shape[d], var[vop - FOKUS_MOD_B], (long long)e);
         }
+    }
+    for (int i = 0; i < p->n; i++) {
+        const fokus_mod_ins *x = &p->ins[i];
+        const int op = x->op;
+        bool u = op == FOKUS_MOD_CONST || op == FOKUS_MOD_BCONST || op == FOKUS_MOD_B || op == FOKUS_MOD_H;
+        if (op >= FOKUS_MOD_ADD && op != FOKUS_MOD_GATHER) {
+            const int na = arity(op);
+            u = out->uni[x->a] && (na < 2 || out->uni[x->b]) && (na < 3 || out->uni[x->c]);
+        } else if (op == FOKUS_MOD_GATHER) {
+            u = true;
+            for (int d = 0; d < x->nidx; d++) u = u && out->uni[x->idx[d]];
+        }
+        out->uni[i] = u;
+    }
+    if (p->n > 0) out->vec[p->n - 1] = 1;
+    out->add_x = -1;
+    const fokus_mod_ins *last = &p->ins[p->n - 1];
+    if (p->kind == FOKUS_MOD_KIND_SCORE && last->op == FOKUS_MOD_ADD &&
+        (p->ins[last->a].op == FOKUS_MOD_SCORE || p->ins[last->b].op == FOKUS_MOD_SCORE)) {
+        out->add_x = p->ins[last->a].op == FOKUS_MOD_SCORE ? last->b : last->a;
+        /* does x read the score? (forward pass: reads[i] = some operand reads it) */
+        uint8_t reads[FOKUS_MOD_MAX_INS];
+        for (int i = 0; i <= out->add_x; i++) {
+            const fokus_mod_ins *x = &p->ins[i];
+            const int na = arity(x->op);
+            bool r = x->op == FOKUS_MOD_SCORE;
+            if (na > 0) r = r || reads[x->a];
+            if (na > 1) r = r || reads[x->b];
+            if (na > 2) r = r || reads[x->c];
+            if (x->op == FOKUS_MOD_GATHER)
+                for (int d = 0; d < x->nidx; d++) r = r || reads[x->idx[d]];
+            reads[i] = r;
+        }
+        out->add_x_reads_score = reads[out->add_x];
+    }
+    for (int i = p->n - 1; i >= 0; i--) {
+        const fokus_mod_ins *x = &p->ins[i];
+        if (out->uni[i]) continue; /* its operands are uniform and only feed it */
+        const int na = arity(x->op);
+        if (na > 0) out->vec[x->a] = 1;
+        if (na > 1) out->vec[x->b] = 1;
+        if (na > 2) out->vec[x->c] = 1;
+        if (x->op == FOKUS_MOD_GATHER)
+            for (int d = 0; d < x->nidx; d++) out->vec[x->idx[d]] = 1;
     }
     for (int t = 0; t < p->ntensors; t++) {
         const fokus_tensor *x = &p->tensors[t];

@@ -105,7 +105,9 @@ static fokus_status parse_mods(const fokus_attend_opts *opts, fokus_attn_args *a
     a->mask_mod = opts->mask_mod;
     const fokus_block_mask *bm = opts->block_mask;
     if (bm) {
-        if (bm->B != a->B || bm->H != a->H || bm->Nq != a->Nq || bm->Nk != a->Nk)
+        /* a mask that ignores b (h) was stored once for all batches (heads): it fits
+         * any B (H) */
+        if ((bm->B != a->B && bm->Bm != 1) || (bm->H != a->H && bm->Hm != 1) || bm->Nq != a->Nq || bm->Nk != a->Nk)
             return fokus_fail(err, FOKUS_EINVAL,
                               "attend: block_mask was built for %lldx%lldx%lldx%lld logits, this call has %lldx%lldx%lldx%lld",
                               (long long)bm->B, (long long)bm->H, (long long)bm->Nq, (long long)bm->Nk,

@@ -34,7 +34,8 @@ typedef struct fokus_attend_opts {
     /* Custom attention variants (see "Score and mask programs" below); NULL = none. */
     const fokus_mod_program *score_mod;  /* kind FOKUS_MOD_SCORE */
     const fokus_mod_program *mask_mod;   /* kind FOKUS_MOD_MASK */
-    const fokus_block_mask *block_mask;  /* built for this shape; supplies mask_mod if NULL */
+    const fokus_block_mask *block_mask;  /* built for this Nq, Nk (and B, H unless the mask
+                                            ignores b, h); supplies mask_mod if NULL */
 } fokus_attend_opts;
 
 /* softmax(scale * q k^T + bias, masked) v, computed flash-style: tiles of q against

@@ -23,10 +23,17 @@ local Sym = {}      -- metatable of symbolic values
 local Partial = {}  -- metatable of a captured tensor indexed with fewer indices than its rank
 local methods = {}
 local FIELDS = {op = true, ty = true, a = true, b = true, c = true, k = true, t = true, idx = true, id = true}
-Sym.__index = function(_, key)
+Sym.__index = function(x, key)
   local m = methods[key]
   if m then return m end
   if FIELDS[key] then return nil end -- a node's own optional fields
+  if type(key) ~= "string" and rawget(x, "op") == "gather" then
+    local n = #rawget(x, "idx")
+    error((cur and cur.what or "fokus") .. ": captured tensor is " .. n .. "-d, indexed with " .. (n + 1) ..
+          " indices", 2)
+  elseif type(key) ~= "string" then
+    error((cur and cur.what or "fokus") .. ": cannot index a symbolic value (only captured tensors)", 2)
+  end
   error("symbolic value has no field '" .. tostring(key) .. "' (" .. HINT .. ")", 2)
 end
 

@@ -186,6 +186,8 @@ bench: deps
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_lua.lua $(BUILD)/bench
 	@echo "== Lua loop: 200 x matmul 2048^2 + 30 x attend (24,1178,1178,64)"
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_lua.lua $(BUILD)/bench loop
+	@echo "== Custom attention variants (build/fokus tests/bench/bench_mods.lua)"
+	@$(BENCH_ENV) $(HOST) tests/bench/bench_mods.lua
 
 # Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
 FUZZ_CC     := clang

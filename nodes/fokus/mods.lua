@@ -22,7 +22,8 @@ local HINT = "symbolic values stand for every score at once: use fokus.where(con
 local Sym = {}      -- metatable of symbolic values
 local Partial = {}  -- metatable of a captured tensor indexed with fewer indices than its rank
 local methods = {}
-local FIELDS = {op = true, ty = true, a = true, b = true, c = true, k = true, t = true, idx = true, id = true}
+local FIELDS = {op = true, ty = true, a = true, b = true, c = true, k = true, t = true, idx = true, id = true,
+                tr = true}
 Sym.__index = function(x, key)
   local m = methods[key]
   if m then return m end
@@ -60,12 +61,15 @@ end
 
 -- Node constructor with hash-consing (common subexpressions are one node).
 local function node(op, ty, a, b, c, extra)
+  if not cur then
+    error("fokus: a symbolic value was used after its score_mod / mask_mod definition ended", 4)
+  end
   local key = op .. "|" .. (a and a.id or "") .. "|" .. (b and b.id or "") .. "|" .. (c and c.id or "") ..
               "|" .. (extra or "")
   local n = cur.memo[key]
   if n then return n end
   cur.count = cur.count + 1
-  n = setmetatable({op = op, ty = ty, a = a, b = b, c = c, id = cur.count}, Sym)
+  n = setmetatable({op = op, ty = ty, a = a, b = b, c = c, id = cur.count, tr = cur}, Sym)
   cur.memo[key] = n
   return n
 end
@@ -84,7 +88,13 @@ end
 
 -- A symbolic value from x (symbolic, number or boolean); anything else is an error.
 local function lift(x, what)
-  if is_sym(x) then return x end
+  if is_sym(x) then
+    if rawget(x, "tr") ~= cur then
+      if not cur then error("fokus: a symbolic value was used after its score_mod / mask_mod definition ended", 3) end
+      fail("a symbolic value from another definition was used here", 3)
+    end
+    return x
+  end
   if is_partial(x) then
     fail("captured tensor " .. x.tname .. " is " .. x.rank .. "-d, indexed with " .. #x.idx ..
          (#x.idx == 1 and " index" or " indices"), 3)

@@ -241,7 +241,16 @@ static float *run_rows(const fokus_mod_bound *m, const float *S, int ld, int R, 
         case FOKUS_MOD_ADD: LOOP2(simde_mm512_add_ps(A, Bv)); break;
         case FOKUS_MOD_SUB: LOOP2(simde_mm512_sub_ps(A, Bv)); break;
         case FOKUS_MOD_MUL: LOOP2(simde_mm512_mul_ps(A, Bv)); break;
-        case FOKUS_MOD_DIV: LOOP2(simde_mm512_div_ps(A, Bv)); break;
+        case FOKUS_MOD_DIV:
+            if (ob.ts == 0 && ob.rs == 0) {
+                /* by a uniform value (softcap's s / c): one division per block, then
+                 * products (within 1 ulp of the quotient, below float32 evaluation noise) */
+                const simde__m512 inv = simde_mm512_div_ps(one, simde_mm512_load_ps(ob.p));
+                LOOP1(simde_mm512_mul_ps(A, inv));
+            } else {
+                LOOP2(simde_mm512_div_ps(A, Bv));
+            }
+            break;
         case FOKUS_MOD_MOD: LOOP2(v_mod(A, Bv)); break;
         case FOKUS_MOD_MIN: LOOP2(simde_mm512_min_ps(A, Bv)); break;
         case FOKUS_MOD_MAX: LOOP2(simde_mm512_max_ps(A, Bv)); break;

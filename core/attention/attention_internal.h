@@ -121,6 +121,8 @@ typedef struct fokus_mod_bound {
 /* One operation of the reference semantics (booleans as 1 / 0), shared by the double
  * evaluator and the per-tile uniforms. */
 double fokus_mod_op_ref(int op, double a, double b, double c);
+/* Operands an op reads from a, b, c (0..3; GATHER reads idx[] instead: 0). */
+int fokus_mod_arity(int op);
 
 /* Binds p for logits [B, H, Nq, Nk]: checks the shape limits (2^24) and every gather
  * index that is exactly b, h, q or k against the size of its dimension ("what" names

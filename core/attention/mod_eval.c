@@ -146,9 +146,12 @@ void fokus_mod_uniforms(const fokus_mod_bound *m, int64_t b, int64_t h, float *r
             r = m->data[t][off];
             break;
         }
-        default:
-            r = fokus_mod_op_ref(x->op, v[x->a], v[x->b], v[x->c]);
+        default: {
+            /* unused operand fields may hold anything: read only the op's own */
+            const int na = fokus_mod_arity(x->op);
+            r = fokus_mod_op_ref(x->op, na > 0 ? v[x->a] : 0, na > 1 ? v[x->b] : 0, na > 2 ? v[x->c] : 0);
             break;
+        }
         }
         /* float32 rounding of every step, as the vector evaluator would give */
         v[i] = (float)r;

@@ -22,7 +22,7 @@ static const char *const op_names[FOKUS_MOD_NOPS] = {
     "max", "neg", "abs", "exp", "log", "tanh", "sqrt", "lt", "le", "gt", "ge", "eq", "ne", "and",
     "or", "not", "where", "gather"};
 
-static int arity(int op)
+int fokus_mod_arity(int op)
 {
     if (op <= FOKUS_MOD_K) return 0;
     if (op <= FOKUS_MOD_MAX) return 2;
@@ -48,7 +48,7 @@ static fokus_status check_types(const fokus_mod_ins *ins, int n, const fokus_ten
             return fokus_fail(err, FOKUS_EINVAL, "instruction %d: unknown op %d", i + 1, x->op);
         const char *on = op_names[x->op];
         const int ops[3] = {x->a, x->b, x->c};
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         for (int j = 0; j < na; j++)
             if (ops[j] < 0 || ops[j] >= i)
                 return fokus_fail(err, FOKUS_EINVAL, "instruction %d (%s): operand %d refers to %d, not an earlier instruction",
@@ -141,7 +141,7 @@ static int assign_registers(const fokus_mod_ins *ins, int n, int *reg, int *last
     for (int i = 0; i < n; i++) last[i] = i;
     for (int i = 0; i < n; i++) {
         const fokus_mod_ins *x = &ins[i];
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         const int ops[3] = {x->a, x->b, x->c};
         for (int j = 0; j < na; j++) last[ops[j]] = i;
         if (x->op == FOKUS_MOD_GATHER)
@@ -157,7 +157,7 @@ static int assign_registers(const fokus_mod_ins *ins, int n, int *reg, int *last
         reg[i] = nfree > 0 ? freel[--nfree] : nreg++;
         const fokus_mod_ins *x = &ins[i];
         int ops[7], no = 0;
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         if (na > 0) ops[no++] = x->a;
         if (na > 1) ops[no++] = x->b;
         if (na > 2) ops[no++] = x->c;
@@ -248,7 +248,7 @@ bool fokus_mod_program_equal(const fokus_mod_program *a, const fokus_mod_program
     for (int i = 0; i < a->n; i++) {
         const fokus_mod_ins *x = &a->ins[i], *y = &b->ins[i];
         if (x->op != y->op) return false;
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         if ((na > 0 && x->a != y->a) || (na > 1 && x->b != y->b) || (na > 2 && x->c != y->c)) return false;
         if ((x->op == FOKUS_MOD_CONST || x->op == FOKUS_MOD_BCONST) && memcmp(&x->k, &y->k, sizeof x->k) != 0)
             return false;
@@ -333,7 +333,7 @@ double fokus_mod_eval_ref(const fokus_mod_program *p, double score, int64_t b, i
     for (int i = 0; i < p->n; i++) {
         const fokus_mod_ins *x = &p->ins[i];
         double a = 0, c = 0, e = 0;
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         if (na > 0) a = v[x->a];
         if (na > 1) c = v[x->b];
         if (na > 2) e = v[x->c];
@@ -401,7 +401,7 @@ fokus_status fokus_mod_bind(fokus_ctx *ctx, const fokus_mod_program *p, const ch
         const int op = x->op;
         bool u = op == FOKUS_MOD_CONST || op == FOKUS_MOD_BCONST || op == FOKUS_MOD_B || op == FOKUS_MOD_H;
         if (op >= FOKUS_MOD_ADD && op != FOKUS_MOD_GATHER) {
-            const int na = arity(op);
+            const int na = fokus_mod_arity(op);
             u = out->uni[x->a] && (na < 2 || out->uni[x->b]) && (na < 3 || out->uni[x->c]);
         } else if (op == FOKUS_MOD_GATHER) {
             u = true;
@@ -419,7 +419,7 @@ fokus_status fokus_mod_bind(fokus_ctx *ctx, const fokus_mod_program *p, const ch
         uint8_t reads[FOKUS_MOD_MAX_INS];
         for (int i = 0; i <= out->add_x; i++) {
             const fokus_mod_ins *x = &p->ins[i];
-            const int na = arity(x->op);
+            const int na = fokus_mod_arity(x->op);
             bool r = x->op == FOKUS_MOD_SCORE;
             if (na > 0) r = r || reads[x->a];
             if (na > 1) r = r || reads[x->b];
@@ -433,7 +433,7 @@ fokus_status fokus_mod_bind(fokus_ctx *ctx, const fokus_mod_program *p, const ch
     for (int i = p->n - 1; i >= 0; i--) {
         const fokus_mod_ins *x = &p->ins[i];
         if (out->uni[i]) continue; /* its operands are uniform and only feed it */
-        const int na = arity(x->op);
+        const int na = fokus_mod_arity(x->op);
         if (na > 0) out->vec[x->a] = 1;
         if (na > 1) out->vec[x->b] = 1;
         if (na > 2) out->vec[x->c] = 1;

@@ -249,7 +249,14 @@ static void test_random_programs(void)
         const bool score = trial % 3 != 0;
         int r = gen(&p, score ? 0 : 2, irand(2, 5), score);
         (void)r;
-        for (int i = 0; i < p.n; i++) ops_seen[p.ins[i].op]++;
+        for (int i = 0; i < p.n; i++) {
+            ops_seen[p.ins[i].op]++;
+            /* fields an op does not use may hold anything (the binding leaves -1) */
+            const int na = fokus_mod_arity(p.ins[i].op);
+            if (na < 3) p.ins[i].c = 99999;
+            if (na < 2) p.ins[i].b = -7;
+            if (na < 1) p.ins[i].a = -1;
+        }
         fokus_mod_program mp;
         fokus_status st = fokus_mod_program_new(&mp, score ? FOKUS_MOD_KIND_SCORE : FOKUS_MOD_KIND_MASK, p.ins, p.n,
                                                 caps, NT, &err);

@@ -578,6 +578,7 @@ static void test_validation(void)
         o.mask_mod = &other;
         st = fokus_attend(ctx2, &q, &q, &q, &o, &out, NULL, NULL, &err);
         CHECK_MSG(st == FOKUS_EINVAL && strstr(err.msg, "different mask_mod"), "%s", err.msg);
+        fokus_block_mask_free(&bm);
         CHECK(fokus_block_mask_build(NULL, &causal, 1, 8, 4, 4, 20, 64, &bm, &err) == FOKUS_EINVAL);
         CHECK(fokus_block_mask_build(NULL, &mp, 1, 8, 4, 4, 64, 64, &bm, &err) == FOKUS_EINVAL);
         fokus_mod_program_free(&other);

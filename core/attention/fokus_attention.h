@@ -49,6 +49,10 @@ typedef struct fokus_attend_opts {
  *   bias: f32/f16/bf16; mask: bool or u8 (nonzero = attend). Both broadcast to
  *   [B, H, Nq, Nk] (or [H, Nq, Nk] for 3-d q) by numpy rules, read through stride-0
  *   views; extra leading dims must be 1.
+ *   score_mod / mask_mod / block_mask (see "Score and mask programs" below): applied
+ *   after scale and bias, before the softmax; a mask_mod without a block_mask gets a
+ *   block mask built for the call (64 x 64 tiles); the kernel then tiles as the block
+ *   mask does, skips its EMPTY tiles and evaluates no mask on FULL ones.
  * Outputs (new f32 tensors from ctx's caching allocator): out [.., H, Nq, dv]; lse [.., H, Nq] (natural log of the
  * sum of exp of the final logits) when opts->want_lse; probs [.., H, Nq, Nk] (0 where
  * masked) when opts->want_probs. A query row with no visible key gives out 0, lse -inf,

@@ -21,16 +21,9 @@
 #define LN2F 0.693147180559945309f
 #define LOG2EF 1.44269504088896341f
 
-/* SIMDe has no 512-bit int <-> float conversions or gathers: the two conversions
- * through the 2^23 magic number (exact for |x| < 2^22, which is what they are used
- * for: exponents, and gather indices clamped to dimensions <= 2^22), the gather
- * natively or lane by lane. */
-static inline simde__m512 small_int_to_float(simde__m512i e)
-{
-    simde__m512i biased = simde_mm512_add_epi32(e, simde_mm512_set1_epi32(0x4B400000));
-    return simde_mm512_sub_ps(simde_mm512_castsi512_ps(biased), simde_mm512_set1_ps(12582912.0f));
-}
-
+/* SIMDe has no 512-bit float -> int conversion or gather: the conversion through the
+ * 2^23 magic number (exact for integral 0 <= x < 2^22: gather indices clamped to
+ * dimensions <= 2^22), the gather natively or lane by lane. */
 static inline simde__m512i small_float_to_int(simde__m512 x) /* x integral, 0 <= x < 2^22 */
 {
     simde__m512 biased = simde_mm512_add_ps(x, simde_mm512_set1_ps(8388608.0f));
@@ -48,47 +41,6 @@ static inline simde__m512 gather16(const float *base, simde__m512i off)
     for (int l = 0; l < 16; l++) r[l] = base[o[l]];
     return simde_mm512_loadu_ps(r);
 #endif
-}
-
-/* Natural log of 16 floats: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then
- * log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716, by its odd series to s^11
- * (truncation < 1e-10). Relative error about 2 ulp; log 0 = -inf, log of a negative
- * number or NaN = NaN, log inf = inf; subnormal inputs are scaled by 2^23 first. */
-static inline simde__m512 v_log(simde__m512 x)
-{
-    const simde__m512 one = simde_mm512_set1_ps(1.0f);
-    simde__mmask16 sub = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(1.17549435e-38f), SIMDE_CMP_LT_OQ) &
-                         simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_GT_OQ);
-    simde__m512 xs = simde_mm512_mask_mul_ps(x, sub, x, simde_mm512_set1_ps(8388608.0f));
-    simde__m512i bits = simde_mm512_castps_si512(xs);
-    simde__m512i e = simde_mm512_sub_epi32(simde_mm512_srli_epi32(bits, 23), simde_mm512_set1_epi32(127));
-    e = simde_mm512_mask_sub_epi32(e, sub, e, simde_mm512_set1_epi32(23));
-    simde__m512 m = simde_mm512_castsi512_ps(simde_mm512_or_si512(
-        simde_mm512_and_si512(bits, simde_mm512_set1_epi32(0x7fffff)), simde_mm512_set1_epi32(0x3f800000)));
-    simde__mmask16 big = simde_mm512_cmp_ps_mask(m, simde_mm512_set1_ps(1.41421356f), SIMDE_CMP_GT_OQ);
-    m = simde_mm512_mask_mul_ps(m, big, m, simde_mm512_set1_ps(0.5f));
-    e = simde_mm512_mask_add_epi32(e, big, e, simde_mm512_set1_epi32(1));
-    simde__m512 s = simde_mm512_div_ps(simde_mm512_sub_ps(m, one), simde_mm512_add_ps(m, one));
-    simde__m512 s2 = simde_mm512_mul_ps(s, s);
-    simde__m512 p = simde_mm512_set1_ps(1.0f / 11);
-    p = simde_mm512_fmadd_ps(p, s2, simde_mm512_set1_ps(1.0f / 9));
-    p = simde_mm512_fmadd_ps(p, s2, simde_mm512_set1_ps(1.0f / 7));
-    p = simde_mm512_fmadd_ps(p, s2, simde_mm512_set1_ps(1.0f / 5));
-    p = simde_mm512_fmadd_ps(p, s2, simde_mm512_set1_ps(1.0f / 3));
-    simde__m512 s2s = simde_mm512_add_ps(s, s);
-    simde__m512 logm = simde_mm512_fmadd_ps(simde_mm512_mul_ps(s2s, s2), p, s2s);
-    simde__m512 ef = small_int_to_float(e);
-    /* ln 2 split in two so e ln 2 adds no rounding of its own */
-    simde__m512 r = simde_mm512_fmadd_ps(ef, simde_mm512_set1_ps(-2.12194440e-4f), logm);
-    r = simde_mm512_fmadd_ps(ef, simde_mm512_set1_ps(0.693359375f), r);
-    r = simde_mm512_mask_mov_ps(r, simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_EQ_OQ),
-                                simde_mm512_set1_ps(-INFINITY));
-    r = simde_mm512_mask_mov_ps(r, simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(INFINITY), SIMDE_CMP_EQ_OQ),
-                                simde_mm512_set1_ps(INFINITY));
-    /* negative or NaN */
-    r = simde_mm512_mask_mov_ps(r, simde_mm512_cmp_ps_mask(x, simde_mm512_setzero_ps(), SIMDE_CMP_NGE_UQ),
-                                simde_mm512_set1_ps(NAN));
-    return r;
 }
 
 /* Lua's floored modulo: a - floor(a / b) b, then one correction step each way for the
@@ -270,7 +222,7 @@ static float *run_rows(const fokus_mod_bound *m, const float *S, int ld, int R, 
         case FOKUS_MOD_NEG: LOOP1(simde_mm512_sub_ps(simde_mm512_setzero_ps(), A)); break;
         case FOKUS_MOD_ABS: LOOP1(simde_mm512_abs_ps(A)); break;
         case FOKUS_MOD_EXP: LOOP1(fokus_v_exp(A)); break;
-        case FOKUS_MOD_LOG: LOOP1(v_log(A)); break;
+        case FOKUS_MOD_LOG: LOOP1(fokus_v_log(A)); break;
         case FOKUS_MOD_TANH: LOOP1(fokus_v_tanh(A)); break;
         case FOKUS_MOD_SQRT: LOOP1(simde_mm512_sqrt_ps(A)); break;
         case FOKUS_MOD_LT: CMP(SIMDE_CMP_LT_OQ); break;

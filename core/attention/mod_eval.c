@@ -281,6 +281,9 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
     const simde__m512 ninf = simde_mm512_set1_ps(-INFINITY), l2e = simde_mm512_set1_ps(LOG2EF);
     simde__m512 mx[4];
     for (int r = 0; r < R; r++) mx[r] = ninf;
+    /* the tile max is taken by the last pass that writes S (after the mask: a max
+     * taken before it could sit far above the visible scores and underflow them) */
+    const bool score_max = tmax && !mask, mask_max = tmax && mask;
     /* both programs share regs: the mask's uniforms live after the score's scratch */
     float *regs_mask = regs + fokus_mod_scratch_floats(score);
     if (score) fokus_mod_uniforms(score, b, h, regs);
@@ -289,21 +292,37 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
         const int rows = jn - jj0 < FOKUS_MOD_ROWS ? jn - jj0 : FOKUS_MOD_ROWS;
         float *Sr = S + (size_t)jj0 * ld;
         if (score && score->add_x >= 0) {
-            /* score + x: S += x log2 e, and -inf + finite stays -inf by itself */
+            /* score + x: S += x log2 e, and -inf + finite stays -inf by itself. When x
+             * is the instruction just before (as lowering orders it) and a +, - or *,
+             * it is computed here instead of through a register: one pass less. */
             const fokus_mod_program *p = score->p;
-            float *rg = run_rows(score, Sr, ld, R, rows, i0, j0 + jj0, regs, p->n - 1);
+            const int xi = score->add_x, xop = p->ins[xi].op;
+            const bool fuse = xi == p->n - 2 && !score->uni[xi] &&
+                              (xop == FOKUS_MOD_ADD || xop == FOKUS_MOD_SUB || xop == FOKUS_MOD_MUL);
+            float *rg = run_rows(score, Sr, ld, R, rows, i0, j0 + jj0, regs, fuse ? p->n - 2 : p->n - 1);
             const float *qv = regs + (size_t)p->n * 16, *kv = qv + 4 * 16;
-            const opnd ox = operand_of(score, score->add_x, rg, regs, qv, kv, R);
             const bool check = may_inf && score->add_x_reads_score;
-            for (int t = 0; t < rows; t++)
-                for (int r = 0; r < R; r++) {
-                    float *s = Sr + (size_t)t * ld + 16 * r;
-                    simde__m512 old = simde_mm512_load_ps(s);
-                    simde__m512 nw = simde_mm512_fmadd_ps(LD(ox), l2e, old);
-                    if (check)
-                        nw = simde_mm512_mask_mov_ps(nw, simde_mm512_cmp_ps_mask(old, ninf, SIMDE_CMP_EQ_OQ), ninf);
-                    simde_mm512_store_ps(s, nw);
-                }
+#define ADD_X(xexpr)                                                                                        \
+    for (int t = 0; t < rows; t++)                                                                          \
+        for (int r = 0; r < R; r++) {                                                                       \
+            float *s = Sr + (size_t)t * ld + 16 * r;                                                        \
+            simde__m512 old = simde_mm512_load_ps(s);                                                       \
+            simde__m512 nw = simde_mm512_fmadd_ps((xexpr), l2e, old);                                       \
+            if (check) nw = simde_mm512_mask_mov_ps(nw, simde_mm512_cmp_ps_mask(old, ninf, SIMDE_CMP_EQ_OQ), ninf); \
+            simde_mm512_store_ps(s, nw);                                                                    \
+            if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);                                           \
+        }
+            if (fuse) {
+                const opnd xa = operand_of(score, p->ins[xi].a, rg, regs, qv, kv, R);
+                const opnd xb = operand_of(score, p->ins[xi].b, rg, regs, qv, kv, R);
+                if (xop == FOKUS_MOD_ADD) ADD_X(simde_mm512_add_ps(LD(xa), LD(xb)))
+                else if (xop == FOKUS_MOD_SUB) ADD_X(simde_mm512_sub_ps(LD(xa), LD(xb)))
+                else ADD_X(simde_mm512_mul_ps(LD(xa), LD(xb)))
+            } else {
+                const opnd ox = operand_of(score, xi, rg, regs, qv, kv, R);
+                ADD_X(LD(ox))
+            }
+#undef ADD_X
         } else if (score) {
             const float *res = fokus_mod_eval_rows(score, Sr, ld, R, rows, b, h, i0, j0 + jj0, regs);
             for (int t = 0; t < rows; t++)
@@ -315,6 +334,7 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
                         nw = simde_mm512_mask_mov_ps(
                             nw, simde_mm512_cmp_ps_mask(simde_mm512_load_ps(s), ninf, SIMDE_CMP_EQ_OQ), ninf);
                     simde_mm512_store_ps(s, nw);
+                    if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);
                 }
         }
         if (mask) {
@@ -324,10 +344,12 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
                     float *s = Sr + (size_t)t * ld + 16 * r;
                     simde__mmask16 off = simde_mm512_cmp_ps_mask(simde_mm512_load_ps(res + 16 * (t * R + r)),
                                                                  simde_mm512_setzero_ps(), SIMDE_CMP_EQ_OQ);
-                    simde_mm512_store_ps(s, simde_mm512_mask_mov_ps(simde_mm512_load_ps(s), off, ninf));
+                    simde__m512 nw = simde_mm512_mask_mov_ps(simde_mm512_load_ps(s), off, ninf);
+                    simde_mm512_store_ps(s, nw);
+                    if (mask_max) mx[r] = simde_mm512_max_ps(mx[r], nw);
                 }
         }
-        if (tmax)
+        if (tmax && !score && !mask)
             for (int t = 0; t < rows; t++)
                 for (int r = 0; r < R; r++) mx[r] = simde_mm512_max_ps(mx[r], simde_mm512_load_ps(Sr + (size_t)t * ld + 16 * r));
     }

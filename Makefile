@@ -261,6 +261,8 @@ bench: deps
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_lua.lua $(BUILD)/bench loop
 	@echo "== Lua tensor ops vs memory bandwidth (build/fokus tests/bench/bench_ops.lua)"
 	@$(BENCH_ENV) $(HOST) tests/bench/bench_ops.lua $(BUILD)/bench
+	@echo "== Custom attention variants (build/fokus tests/bench/bench_mods.lua)"
+	@$(BENCH_ENV) $(HOST) tests/bench/bench_mods.lua
 
 # Fuzzers: clang, libFuzzer, ASan + UBSan; corpus seeded from the dev oracles.
 FUZZ_CC     := clang

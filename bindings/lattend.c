@@ -5,7 +5,8 @@
 
 static int l_attend(lua_State *L)
 {
-    static const char *const known[] = {"scale", "causal", "bias", "mask", "lse", "probs", "out", NULL};
+    static const char *const known[] = {"scale", "causal", "bias", "mask", "lse", "probs", "out",
+                                        "score_mod", "mask_mod", "block_mask", NULL};
     fokus_tensor *q = lf_checktensor(L, 1, "q");
     fokus_tensor *k = lf_checktensor(L, 2, "k");
     fokus_tensor *v = lf_checktensor(L, 3, "v");
@@ -42,6 +43,19 @@ static int l_attend(lua_State *L)
     o.mask = lf_opttensor(L, 4, "attend", "mask");
     o.want_lse = lf_optbool(L, 4, "attend", "lse", 0);
     o.want_probs = lf_optbool(L, 4, "attend", "probs", 0);
+    o.score_mod = lf_optmod(L, 4, "attend", "score_mod");
+    o.mask_mod = lf_optmod(L, 4, "attend", "mask_mod");
+    o.block_mask = lf_optblockmask(L, 4, "attend", "block_mask");
+    if (o.score_mod && o.score_mod->kind != FOKUS_MOD_KIND_SCORE)
+        luaL_error(L, "attend: option 'score_mod' is a mask_mod (pass it as mask_mod)");
+    if (o.mask_mod && o.mask_mod->kind != FOKUS_MOD_KIND_MASK)
+        luaL_error(L, "attend: option 'mask_mod' is a score_mod (pass it as score_mod)");
+    if (o.mask_mod && !o.block_mask && (q->ndim == 3 || q->ndim == 4) && k->ndim == q->ndim) {
+        /* block sparsity without asking: the Mod caches the block mask of this shape */
+        const int r = q->ndim;
+        o.block_mask = lf_mod_blockmask(L, o.mask_mod, r == 4 ? q->shape[0] : 1, q->shape[r - 3], q->shape[r - 2],
+                                        k->shape[r - 2], "attend");
+    }
 
     fokus_tensor *dst = lf_optout(L, 4, "attend");
 

@@ -105,6 +105,17 @@ void lf_open_ops(lua_State *L);
 void lf_open_reduce(lua_State *L);
 void lf_open_layout(lua_State *L);
 
+void lf_open_mod(lua_State *L);
+
+/* Options of attend holding a fokus.Mod / fokus.BlockMask (lmod.c): NULL when absent,
+ * raises on another type or a closed object. The option table keeps them alive. */
+const fokus_mod_program *lf_optmod(lua_State *L, int arg, const char *fname, const char *key);
+const fokus_block_mask *lf_optblockmask(lua_State *L, int arg, const char *fname, const char *key);
+/* The block mask of the Mod whose program is `mask` for [B, H, Nq, Nk] (64 x 64 tiles):
+ * cached in the Mod, rebuilt when the shape changes. Raises on failure. */
+const fokus_block_mask *lf_mod_blockmask(lua_State *L, const fokus_mod_program *mask, int64_t B, int64_t H,
+                                         int64_t Nq, int64_t Nk, const char *fname);
+
 /* The tokenizer at `arg` (raises when it is not one, or is closed). */
 fokus_bpe *lf_checktokenizer(lua_State *L, int arg);
 

@@ -94,6 +94,32 @@ static fokus_status broadcast_view(const char *name, const fokus_tensor *t, cons
     return FOKUS_OK;
 }
 
+/* score_mod / mask_mod / block_mask: kinds, and a block mask that fits the call. */
+static fokus_status parse_mods(const fokus_attend_opts *opts, fokus_attn_args *a, fokus_error *err)
+{
+    if (opts->score_mod && opts->score_mod->kind != FOKUS_MOD_KIND_SCORE)
+        return fokus_fail(err, FOKUS_EINVAL, "attend: score_mod is a mask program, expected a score program");
+    if (opts->mask_mod && opts->mask_mod->kind != FOKUS_MOD_KIND_MASK)
+        return fokus_fail(err, FOKUS_EINVAL, "attend: mask_mod is a score program, expected a mask program");
+    a->score_mod = opts->score_mod;
+    a->mask_mod = opts->mask_mod;
+    const fokus_block_mask *bm = opts->block_mask;
+    if (bm) {
+        /* a mask that ignores b (h) was stored once for all batches (heads): it fits
+         * any B (H) */
+        if ((bm->B != a->B && bm->Bm != 1) || (bm->H != a->H && bm->Hm != 1) || bm->Nq != a->Nq || bm->Nk != a->Nk)
+            return fokus_fail(err, FOKUS_EINVAL,
+                              "attend: block_mask was built for %lldx%lldx%lldx%lld logits, this call has %lldx%lldx%lldx%lld",
+                              (long long)bm->B, (long long)bm->H, (long long)bm->Nq, (long long)bm->Nk,
+                              (long long)a->B, (long long)a->H, (long long)a->Nq, (long long)a->Nk);
+        if (a->mask_mod && !fokus_mod_program_equal(a->mask_mod, &bm->mask))
+            return fokus_fail(err, FOKUS_EINVAL, "attend: block_mask was built from a different mask_mod");
+        a->mask_mod = &bm->mask;
+        a->block_mask = bm;
+    }
+    return FOKUS_OK;
+}
+
 fokus_status fokus_attn_parse(const fokus_tensor *q, const fokus_tensor *k, const fokus_tensor *v,
                               const fokus_attend_opts *opts, const fokus_tensor *out,
                               const fokus_tensor *lse, const fokus_tensor *probs,
@@ -175,6 +201,7 @@ fokus_status fokus_attn_parse(const fokus_tensor *q, const fokus_tensor *k, cons
     }
     a->want_lse = opts->want_lse;
     a->want_probs = opts->want_probs;
+    if ((st = parse_mods(opts, a, err))) return st;
     if (!out) return fokus_fail(err, FOKUS_EINVAL, "attend: out is NULL");
     if (a->want_lse && !lse) return fokus_fail(err, FOKUS_EINVAL, "attend: want_lse but lse is NULL");
     if (a->want_probs && !probs)
@@ -328,6 +355,31 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
         job.nqb = (a.Nq + job.br - 1) / job.br;
     }
     job.bc = ATTN_BC;
+
+    /* mods: bind the programs (f32 copies of their tensors) and, for a mask without a
+     * block mask, classify the tiles now; the kernel then tiles as the block mask does */
+    fokus_mod_bound mb_score, mb_mask;
+    fokus_block_mask own_bm;
+    memset(&mb_score, 0, sizeof mb_score);
+    memset(&mb_mask, 0, sizeof mb_mask);
+    memset(&own_bm, 0, sizeof own_bm);
+    if (a.score_mod && (st = fokus_mod_bind(ctx, a.score_mod, "attend: score_mod", a.B, a.H, a.Nq, a.Nk, &mb_score, err)))
+        goto fail_mods;
+    if (a.mask_mod) {
+        if ((st = fokus_mod_bind(ctx, a.mask_mod, "attend: mask_mod", a.B, a.H, a.Nq, a.Nk, &mb_mask, err)))
+            goto fail_mods;
+        if (!a.block_mask) {
+            if ((st = fokus_block_mask_build(ctx, a.mask_mod, a.B, a.H, a.Nq, a.Nk, ATTN_BR, ATTN_BC, &own_bm, err)))
+                goto fail_mods;
+            a.block_mask = &own_bm;
+        }
+        job.mask = &mb_mask;
+        job.bm = a.block_mask;
+        job.br = job.bm->bq;
+        job.bc = job.bm->bk;
+        job.nqb = job.bm->nqb;
+    }
+    if (a.score_mod) job.score = &mb_score;
     const int64_t items = a.B * a.H * job.nqb;
 
     /* f32 copies of K/V when needed, into the context's shared scratch (reused across
@@ -344,10 +396,8 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
                    __builtin_add_overflow((ck ? kn : 0), (cv ? vn : 0) + 32, &copy_bytes) ||
                    __builtin_mul_overflow(copy_bytes, sizeof(float), &copy_bytes);
         if (ovf) {
-            fokus_tensor_release(&t_out);
-            fokus_tensor_release(&t_lse);
-            fokus_tensor_release(&t_probs);
-            return fokus_fail(err, FOKUS_ENOMEM, "attend: f32 copy of k/v would overflow the address space");
+            st = fokus_fail(err, FOKUS_ENOMEM, "attend: f32 copy of k/v would overflow the address space");
+            goto fail_mods;
         }
     }
     const size_t scratch_bytes = fokus_attn_scratch_bytes(&job);
@@ -385,6 +435,9 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
     }
     if (own_copy) fokus_free(copy);
     fokus_free(own);
+    fokus_mod_unbind(&mb_score);
+    fokus_mod_unbind(&mb_mask);
+    fokus_block_mask_free(&own_bm);
     if (fokus_ctx_interrupted(ctx)) {
         fokus_tensor_release(&t_out);
         fokus_tensor_release(&t_lse);
@@ -399,10 +452,15 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
 nomem:
     if (own_copy) fokus_free(copy);
     fokus_free(own);
+    st = fokus_fail(err, FOKUS_ENOMEM, "attend: out of memory for scratch");
+fail_mods:
+    fokus_mod_unbind(&mb_score);
+    fokus_mod_unbind(&mb_mask);
+    fokus_block_mask_free(&own_bm);
     fokus_tensor_release(&t_out);
     fokus_tensor_release(&t_lse);
     fokus_tensor_release(&t_probs);
-    return fokus_fail(err, FOKUS_ENOMEM, "attend: out of memory for scratch");
+    return st;
 }
 
 fokus_status fokus_attend(fokus_ctx *ctx, const fokus_tensor *q, const fokus_tensor *k,

@@ -28,6 +28,9 @@ typedef struct fokus_attn_args {
     bool has_bias, has_mask;
     fokus_attn_src bias, mask;      /* [B, H, Nq, Nk] broadcast views */
     bool want_lse, want_probs;
+    const fokus_mod_program *score_mod, *mask_mod;  /* NULL = none */
+    const fokus_block_mask *block_mask;             /* NULL = none (then mask_mod NULL too
+                                                       in the kernels: attention.c builds one) */
 } fokus_attn_args;
 
 /* Validates q, k, v and opts (NULL = defaults) and fills *a. Outputs are only checked
@@ -55,6 +58,8 @@ typedef struct fokus_attn_job {
     int br, bc;                     /* query block (multiple of 16) and key tile sizes */
     int64_t nqb;                    /* query blocks per head */
     const fokus_ctx *ctx;           /* for the interrupt flag */
+    const struct fokus_mod_bound *score, *mask;  /* bound mods or NULL (mod_eval.c) */
+    const fokus_block_mask *bm;     /* tile classes (with mask), or NULL */
 } fokus_attn_job;
 
 /* Kernel variants: AUTO picks SIMD when AVX-512 is native, else scalar. */
@@ -88,6 +93,76 @@ static inline float fokus_attn_loadf(const char *p, fokus_dtype dt, int64_t i)
     case FOKUS_BF16: return fokus_bf16_to_f32(((const uint16_t *)p)[i]);
     default: return ((const float *)p)[i];
     }
+}
+
+/* ---------------------------------------------------------------------------------
+ * Score / mask programs inside the kernels (mod_program.c, mod_eval.c, block_mask.c)
+ * ------------------------------------------------------------------------------- */
+
+/* A program bound to one call: its captured tensors as dense f32 copies (from ctx's
+ * allocator), so the vector evaluator gathers from one layout. */
+typedef struct fokus_mod_bound {
+    const fokus_mod_program *p;
+    fokus_tensor f32[FOKUS_MOD_MAX_TENSORS];
+    const float *data[FOKUS_MOD_MAX_TENSORS];
+    int32_t dim[FOKUS_MOD_MAX_TENSORS][4];      /* sizes */
+    int32_t stride[FOKUS_MOD_MAX_TENSORS][4];   /* element strides of the dense copy */
+    /* uni[i]: instruction i depends on b, h and constants only, so it is one number
+     * per tile (fokus_mod_uniforms); vec[i]: its value is needed in vector registers
+     * (read by a non-uniform instruction, or the result) */
+    uint8_t uni[FOKUS_MOD_MAX_INS], vec[FOKUS_MOD_MAX_INS];
+    /* score programs of the form score + x (a bias: ALiBi, token weights): the index
+     * of x, else -1; fokus_mod_apply_tile then adds x to the tile in one pass. And
+     * whether x itself reads the score. */
+    int add_x;
+    bool add_x_reads_score;
+} fokus_mod_bound;
+
+/* One operation of the reference semantics (booleans as 1 / 0), shared by the double
+ * evaluator and the per-tile uniforms. */
+double fokus_mod_op_ref(int op, double a, double b, double c);
+/* Operands an op reads from a, b, c (0..3; GATHER reads idx[] instead: 0). */
+int fokus_mod_arity(int op);
+
+/* Binds p for logits [B, H, Nq, Nk]: checks the shape limits (2^24) and every gather
+ * index that is exactly b, h, q or k against the size of its dimension ("what" names
+ * the option in messages), then converts the tensors. */
+fokus_status fokus_mod_bind(fokus_ctx *ctx, const fokus_mod_program *p, const char *what, int64_t B, int64_t H,
+                            int64_t Nq, int64_t Nk, fokus_mod_bound *out, fokus_error *err);
+void fokus_mod_unbind(fokus_mod_bound *m);
+
+/* Rows of keys the vector evaluator handles per pass (registers hold MOD_ROWS x ld lanes). */
+#define FOKUS_MOD_ROWS 16
+/* Floats of register scratch the evaluator needs for tiles of up to 64 lanes (the
+ * uniform values come first, then the registers). */
+size_t fokus_mod_scratch_floats(const fokus_mod_bound *m);
+
+/* Computes the uniform instructions of m for batch b, head h (0-based) into the head
+ * of regs; fokus_mod_eval_rows then broadcasts them instead of recomputing them per
+ * vector (a slope[h] gather becomes one load per tile). */
+void fokus_mod_uniforms(const fokus_mod_bound *m, int64_t b, int64_t h, float *regs);
+
+/* Evaluates m on rows j0 .. j0 + rows - 1 (0-based keys, rows <= FOKUS_MOD_ROWS) of a
+ * tile of R query vectors (lanes = queries i0 + 0 .. 16 R - 1, 0-based) for batch b,
+ * head h (0-based). S: the S^T tile rows in log2 units (read for SCORE; NULL when m
+ * does not read it), row stride ld. regs must hold this (b, h)'s uniforms
+ * (fokus_mod_uniforms). Returns the result registers [rows][16 R] (a pointer into regs). */
+const float *fokus_mod_eval_rows(const fokus_mod_bound *m, const float *S, int ld, int R, int rows, int64_t b,
+                                 int64_t h, int64_t i0, int64_t j0, float *regs);
+
+/* Applies score (NULL = none) then mask (NULL = none) to the S^T tile [jn][ld] in
+ * place: S = S == -inf ? -inf : score(S ln 2) log2 e; S = mask ? S : -inf. When tmax
+ * is not NULL it is raised to the per-lane max of the tile. may_inf: S may hold -inf
+ * on entry (causal diagonal, mask or bias); false skips that check. */
+void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *mask, float *S, int ld, int R,
+                          int jn, int64_t b, int64_t h, int64_t i0, int64_t j0, float *regs, float *tmax,
+                          bool may_inf);
+
+/* Class of tile (b, h, query block qb, key block kb) (0-based). */
+static inline int fokus_block_class(const fokus_block_mask *bm, int64_t b, int64_t h, int64_t qb, int64_t kb)
+{
+    const int64_t bb = bm->Bm == 1 ? 0 : b, hh = bm->Hm == 1 ? 0 : h;
+    return bm->cls[((bb * bm->Hm + hh) * bm->nqb + qb) * bm->nkb + kb];
 }
 
 #endif /* FOKUS_ATTENTION_INTERNAL_H */

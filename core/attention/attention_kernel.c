@@ -299,6 +299,7 @@ static void finish_rows(const fokus_attn_job *job, const item_geom *g, const flo
 /* Scratch layout (floats), sized for the largest item of the job. */
 typedef struct scratch_map {
     float *Qt, *S, *Ot, *E, *X, *m, *l, *tmax;
+    float *regs;          /* registers of the score / mask programs, or NULL */
 } scratch_map;
 
 static size_t up16(size_t n)
@@ -319,7 +320,10 @@ static size_t scratch_floats(const fokus_attn_job *job, scratch_map *map, float 
     size_t m = off;  off += up16(br);
     size_t l = off;  off += up16(br);
     size_t t = off;  off += up16(br);
+    size_t ms = fokus_mod_scratch_floats(job->score), mm = fokus_mod_scratch_floats(job->mask);
+    size_t rg = off; off += up16(ms + mm);
     if (map) {
+        map->regs = (job->score || job->mask) ? base + rg : NULL;
         map->Qt = base + qt;
         map->S = base + s;
         map->Ot = base + ot;
@@ -533,6 +537,13 @@ static void align_map(const fokus_attn_job *job, float *scratch, scratch_map *ma
     scratch_floats(job, map, scratch);
 }
 
+/* Class of the key tile starting at j0 for this item: FULL without a block mask. */
+static inline int tile_class(const fokus_attn_job *job, const item_geom *g, int64_t j0)
+{
+    if (!job->bm) return FOKUS_BLOCK_FULL;
+    return fokus_block_class(job->bm, g->b, g->h, g->i0 / job->br, j0 / job->bc);
+}
+
 /* Second pass for the attention maps: recompute each tile's scores and write
  * P = exp2(S - m) / l, now that m and l are final. */
 static void probs_pass(const fokus_attn_job *job, const item_geom *g, qk_tile *t, const scratch_map *sm)
@@ -551,11 +562,16 @@ static void probs_pass(const fokus_attn_job *job, const item_geom *g, qk_tile *t
     t->tmax = NULL;
     for (int64_t j0 = 0; j0 < g->kend; j0 += job->bc) {
         int jn = (int)(g->kend - j0 < job->bc ? g->kend - j0 : job->bc);
+        const int cls = tile_class(job, g, j0);
+        if (cls == FOKUS_BLOCK_EMPTY) continue; /* probs are zero-filled */
         if (t->E) build_extra(a, g, j0, jn, job->bc, sm->E, sm->X);
         t->K = K + j0 * job->ks[2];
         t->jabs0 = j0;
         t->diag = a->causal && j0 + jn - 1 > g->i0 + a->causal_off;
         qk_tile_run(t, g->R, jn);
+        if (job->score || job->mask)
+            fokus_mod_apply_tile(job->score, cls == FOKUS_BLOCK_PARTIAL ? job->mask : NULL, sm->S, g->ld, g->R, jn,
+                                 g->b, g->h, g->i0, j0, sm->regs, NULL, t->diag || t->E);
         for (int j = 0; j < jn; j++) {
             float *s = sm->S + (size_t)j * g->ld;
             for (int r = 0; r < g->R; r++) {
@@ -602,9 +618,13 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     t.S = sm.S;
     t.E = sm.E;
     t.ivis0 = g.i0 + a->causal_off;
-    t.tmax = sm.tmax;
+    /* with programs the tile max is taken after them (fokus_mod_apply_tile) */
+    const bool mods = job->score || job->mask;
+    t.tmax = mods ? NULL : sm.tmax;
     for (int64_t j0 = 0; j0 < g.kend; j0 += job->bc) {
         int jn = (int)(g.kend - j0 < job->bc ? g.kend - j0 : job->bc);
+        const int cls = tile_class(job, &g, j0);
+        if (cls == FOKUS_BLOCK_EMPTY) continue;
         if (j0 + job->bc < g.kend) {
             /* K and V of a long sequence do not stay in cache between items (16 MiB
              * at 32k x 64): start loading the next tile while this one computes */
@@ -618,6 +638,9 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
         /* some key of the tile is hidden from the block's first query */
         t.diag = a->causal && j0 + jn - 1 > g.i0 + a->causal_off;
         qk_tile_run(&t, g.R, jn);
+        if (mods)
+            fokus_mod_apply_tile(job->score, cls == FOKUS_BLOCK_PARTIAL ? job->mask : NULL, sm.S, g.ld, g.R, jn, g.b,
+                                 g.h, g.i0, j0, sm.regs, sm.tmax, t.diag || t.E);
         softmax_tile(sm.S, jn, g.ld, g.R, sm.m, sm.l, sm.tmax, sm.Ot, (int)a->dv);
         pv_tile_run(sm.Ot, g.ld, g.R, sm.S, jn, V + j0 * job->vs[2], job->vs[2], (int)a->dv);
     }
@@ -661,6 +684,11 @@ void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scra
                 float s = 0.0f;
                 for (int64_t c = 0; c < d; c++) s += qrow[c] * kr[c];
                 s += extra_at(a, g.b, g.h, i, j);
+                if (s != -INFINITY && job->score)
+                    s = (float)(fokus_mod_eval_ref(job->score->p, (double)s * 0.6931471805599453, g.b + 1, g.h + 1,
+                                                   i + 1, j + 1) * 1.4426950408889634);
+                if (job->mask && fokus_mod_eval_ref(job->mask->p, 0, g.b + 1, g.h + 1, i + 1, j + 1) == 0)
+                    s = -INFINITY;
                 if (s == -INFINITY) continue;
                 if (pass == 1) {
                     job->probs[(row0 + i) * a->Nk + j] = exp2f(s - m) * inv;

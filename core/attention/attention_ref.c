@@ -51,6 +51,9 @@ fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, cons
                         if (!mk->data[b * mk->s[0] + h * mk->s[1] + i * mk->s[2] + j * mk->s[3]]) s = -INFINITY;
                     }
                     if (a.causal && j > i + a.causal_off) s = -INFINITY;
+                    /* programs: after scaling and bias; what is masked stays masked */
+                    if (a.score_mod && s != -INFINITY) s = fokus_mod_eval_ref(a.score_mod, s, b + 1, h + 1, i + 1, j + 1);
+                    if (a.mask_mod && fokus_mod_eval_ref(a.mask_mod, 0, b + 1, h + 1, i + 1, j + 1) == 0) s = -INFINITY;
                     logit[j] = s;
                     if (s > m) m = s;
                 }

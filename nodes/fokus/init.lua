@@ -41,4 +41,8 @@ local sample = require "fokus.sample"
 fokus.dit_step = sample.dit_step
 fokus.sample = sample.sample
 
+-- fokus.score_mod / mask_mod / block_mask, fokus.mods and the symbolic-aware
+-- fokus.where / abs / min / max / exp / log / tanh / sqrt (nodes/fokus/mods.lua).
+require("fokus.mods").install(fokus)
+
 return fokus

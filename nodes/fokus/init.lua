@@ -41,4 +41,8 @@ local sample = require "fokus.sample"
 fokus.dit_step = sample.dit_step
 fokus.sample = sample.sample
 
+-- The node layer: fokus.define, fokus.node_types, fokus.graph, fokus.nodes and the
+-- stock node types (nodes/fokus/nodegraph.lua).
+require("fokus.nodegraph").install(fokus)
+
 return fokus

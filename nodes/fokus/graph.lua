@@ -169,7 +169,11 @@ function M.add(g, level, ty, inputs, opts)
 end
 
 -- g:add(type, inputs [, {id =}]) -> node
-function Graph.add(g, ty, inputs, opts) return M.add(g, 1, ty, inputs, opts) end
+-- (not a tail call: the frame count matters for the caller's file:line)
+function Graph.add(g, ty, inputs, opts)
+  local n = M.add(g, 2, ty, inputs, opts)
+  return n
+end
 
 -- g:node(id) -> the node with that id, or nil.
 function Graph.node(g, id) return g.by_id[tostring(id)] end
@@ -323,7 +327,10 @@ function M.sugar(g)
   if getmetatable(g) ~= Graph then error("nodes: expected a graph, got " .. type(g), 2) end
   return setmetatable({}, {
     __index = function(_, ty)
-      return function(inputs, opts) return M.add(g, 1, ty, inputs, opts) end
+      return function(inputs, opts)
+        local n = M.add(g, 2, ty, inputs, opts)
+        return n
+      end
     end,
   })
 end

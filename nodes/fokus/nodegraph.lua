@@ -12,7 +12,10 @@ function M.install(fokus)
   Graph.clear = run.clear
 
   -- fokus.define{type =, inputs =, outputs =, run = ...} -> definition
-  fokus.define = function(spec) return define.define(spec, 2) end
+  fokus.define = function(spec)
+    local def = define.define(spec, 2) -- (not a tail call: errors point at the caller)
+    return def
+  end
   fokus.node_types = define.node_types
 
   -- fokus.graph() -> graph; fokus.graph.from_json(text) -> graph
@@ -23,12 +26,9 @@ function M.install(fokus)
   -- local nodes = fokus.nodes(g); nodes.encode{clip = c, tokens = t} adds a node to g
   fokus.nodes = graph.sugar
 
-  local ok_wf, workflow = pcall(require, "fokus.workflow")
-  if ok_wf then workflow.install(fokus, Graph) elseif not tostring(workflow):find("not found") then error(workflow) end
-  local ok_dot, dot = pcall(require, "fokus.dot")
-  if ok_dot then Graph.to_dot = dot.to_dot elseif not tostring(dot):find("not found") then error(dot) end
-  local ok_st, stock = pcall(require, "fokus.stock")
-  if ok_st then stock.install(fokus) elseif not tostring(stock):find("not found") then error(stock) end
+  require("fokus.workflow").install(fokus, Graph)
+  Graph.to_dot = require("fokus.dot").to_dot
+  require("fokus.stock").install(fokus)
 end
 
 return M

@@ -66,7 +66,10 @@ static int key_cmp(const void *pa, const void *pb)
 
 static json_t *encode(lua_State *L, int idx, int depth, enc_err *e);
 
-static json_t *encode_table(lua_State *L, int idx, int depth, enc_err *e)
+/* Stack index of the set of tables being encoded (a cycle is an error, not a hang). */
+#define VISITING 3
+
+static json_t *encode_table_body(lua_State *L, int idx, int depth, enc_err *e)
 {
     size_t len = lua_rawlen(L, idx), count = 0, nstr = 0;
     lua_pushnil(L);
@@ -145,6 +148,26 @@ oom:
     return NULL;
 }
 
+static json_t *encode_table(lua_State *L, int idx, int depth, enc_err *e)
+{
+    lua_pushvalue(L, idx);
+    lua_rawget(L, VISITING);
+    int seen = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (seen) {
+        snprintf(e->msg, sizeof e->msg, "a table that contains itself");
+        return NULL;
+    }
+    lua_pushvalue(L, idx);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, VISITING);
+    json_t *r = encode_table_body(L, idx, depth, e);
+    lua_pushvalue(L, idx);
+    lua_pushnil(L);
+    lua_rawset(L, VISITING);
+    return r;
+}
+
 static json_t *encode(lua_State *L, int idx, int depth, enc_err *e)
 {
     if (depth > MAX_DEPTH) {
@@ -206,6 +229,57 @@ static json_t *encode(lua_State *L, int idx, int depth, enc_err *e)
     return v;
 }
 
+/* jansson prints reals with 17 significant digits (0.1 -> 0.10000000000000001); this
+ * rewrites each real of its output with the fewest digits that read back to the same
+ * double (0.1), keeping a '.' or an exponent so it stays a real. Strings are copied
+ * untouched. Returns a malloc'd string or NULL. */
+static char *shortest_reals(const char *in)
+{
+    size_t n = strlen(in);
+    char *out = malloc(2 * n + 16), *o = out;
+    if (!out) return NULL;
+    const char *p = in;
+    while (*p) {
+        if (*p == '"') {
+            *o++ = *p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1]) *o++ = *p++;
+                *o++ = *p++;
+            }
+            if (*p) *o++ = *p++;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            const char *q = p;
+            int real = 0;
+            while (*q && strchr("0123456789+-.eE", *q)) {
+                if (*q == '.' || *q == 'e' || *q == 'E') real = 1;
+                q++;
+            }
+            if (real && q - p < 64) {
+                char tok[64], buf[40];
+                memcpy(tok, p, (size_t)(q - p));
+                tok[q - p] = 0;
+                double x = strtod(tok, NULL);
+                for (int prec = 1; prec <= 17; prec++) {
+                    snprintf(buf, sizeof buf, "%.*g", prec, x);
+                    if (strtod(buf, NULL) == x) break;
+                }
+                if (!strpbrk(buf, ".eEni")) strcat(buf, ".0");
+                size_t bl = strlen(buf);
+                memcpy(o, buf, bl);
+                o += bl;
+            } else {
+                memcpy(o, p, (size_t)(q - p));
+                o += q - p;
+            }
+            p = q;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = 0;
+    return out;
+}
+
 /* fokus.json.encode(value [, {indent = n}]) -> text */
 static int l_encode(lua_State *L)
 {
@@ -214,7 +288,8 @@ static int l_encode(lua_State *L)
     lf_checkopts(L, 2, "json.encode", known);
     lua_Integer indent = lf_optinteger(L, 2, "json.encode", "indent", 0);
     if (indent < 0 || indent > 31) return luaL_error(L, "json.encode: indent must be in 0..31, got %d", (int)indent);
-    lua_settop(L, 1);
+    lua_settop(L, 2);
+    lua_newtable(L); /* VISITING */
     enc_err e;
     e.msg[0] = 0;
     snprintf(e.path, sizeof e.path, "$");
@@ -223,9 +298,11 @@ static int l_encode(lua_State *L)
     size_t flags = JSON_ENCODE_ANY | JSON_REAL_PRECISION(17) | (indent ? JSON_INDENT(indent) : JSON_COMPACT);
     char *text = json_dumps(root, flags);
     json_decref(root);
-    if (!text) return luaL_error(L, "json.encode: out of memory");
-    lua_pushstring(L, text);
+    char *shorter = text ? shortest_reals(text) : NULL;
     free(text);
+    if (!shorter) return luaL_error(L, "json.encode: out of memory");
+    lua_pushstring(L, shorter);
+    free(shorter);
     return 1;
 }
 

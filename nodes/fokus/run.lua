@@ -274,6 +274,14 @@ function M.run(g, opts)
       end
       outs = {}
       for i = 1, #def.outputs do outs[i] = res[i + 1] end
+      for i, o in ipairs(def.outputs) do
+        if outs[i] == nil then
+          local text = string.format("%s (added at %s): run returned %d value%s, but output %d ('%s') is declared",
+                                     graph.describe(n), n.where, res.n - 1, res.n == 2 and "" or "s", i, o.name)
+          emit({type = "error", node = n.id, node_type = n.type, message = text})
+          error(text, 0)
+        end
+      end
       g.cache[n.id] = {sig = sig, outputs = outs}
       report.executed[#report.executed + 1] = n.id
       report.times[n.id] = dt

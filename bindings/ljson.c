@@ -359,7 +359,7 @@ static int l_decode(lua_State *L)
     json_error_t err;
     json_t *root = json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!root) {
-        luaL_pushfail(L);
+        lua_pushnil(L);
         lua_pushfstring(L, "json: line %d, column %d: %s", err.line, err.column, err.text);
         return 2;
     }

@@ -139,8 +139,8 @@ local function fmt_time(s)
 end
 M.fmt_time = fmt_time
 
--- The default events handler: one line per node on `out`, sampler progress updated
--- in place with "\r".
+-- The default events handler: one line per executed node on `out` with its time,
+-- sampler progress updated in place with "\r", cached nodes counted at the end.
 function M.display(out)
   local open = false
   return function(ev)
@@ -152,7 +152,7 @@ function M.display(out)
       if ev.type == "executed" then
         out:write(string.format("  [%s] %-18s %s\n", ev.node, ev.node_type, fmt_time(ev.time)))
       elseif ev.type == "cached" then
-        out:write(string.format("  [%s] %-18s cached\n", ev.node, ev.node_type))
+        return -- counted in the "done" line
       else
         out:write(string.format("  [%s] %-18s error\n", ev.node, ev.node_type))
       end

@@ -205,7 +205,7 @@ function M.run(g, opts)
   local sig_of, values = {}, {}
   local results = {}
   local report = {executed = {}, cached = {}, times = {}}
-  local workflow_json
+  local workflow_json, workflow_err
   for _, n in ipairs(order) do
     local def = define.get(n.type)
     -- signature
@@ -249,9 +249,16 @@ function M.run(g, opts)
           return not interrupted
         end,
         interrupted = function() return interrupted end,
+        -- the graph as ComfyUI API JSON (for PNG text chunks), or nil, reason when a
+        -- constant (a tensor, a model) cannot be written to a file
         workflow = function()
-          if not workflow_json then workflow_json = g:to_json() end
-          return workflow_json
+          if workflow_json == nil then
+            local ok, text = pcall(g.to_json, g)
+            workflow_json = ok and text or false
+            workflow_err = not ok and tostring(text) or nil
+          end
+          if workflow_json then return workflow_json end
+          return nil, workflow_err
         end,
       }
       local t0 = core.clock()

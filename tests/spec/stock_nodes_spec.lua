@@ -41,6 +41,47 @@ describe("stock node types", function()
     assert.are.equal(0, H.maxdiff(x, r[noise].noise))
   end)
 
+  it("a sampler interrupted from its progress events stops at that step and runs again next time", function()
+    local g = fokus.graph()
+    local n = fokus.nodes(g)
+    local model = n.tiny_dit{seed = 1}
+    local noise = n.noise{latent = n.empty_latent{model = model, width = 8, height = 8}, seed = 5}
+    local s = n.sample{model = model, noise = noise, cond = n.class_label{label = 2}, steps = 6}
+    local seen = 0
+    local ok, err = pcall(g.run, g, {events = function(ev)
+      if ev.type == "progress" then
+        seen = ev.value
+        if ev.value == 2 then return false end
+      end
+    end})
+    assert.is_false(ok)
+    assert.are.equal("interrupted", err)
+    assert.are.equal(2, seen)
+    local r, rep = g:run{outputs = {s}, events = false}
+    assert.are.same({s.id}, rep.executed)
+    assert.are.equal(4, #rep.cached)
+    assert.are.same({1, 4, 8, 8}, r[s].latent:shape())
+  end)
+
+  it("gives a node the workflow as JSON, or nil and the reason", function()
+    local texts = {}
+    fokus.define{type = "stock_spec_wf", inputs = {{"x", "*", {optional = true}}}, outputs = {{"ok", "BOOLEAN"}},
+                 run = function(_, ctx)
+                   local text, err = ctx.workflow()
+                   texts[#texts + 1] = text or err
+                   return text ~= nil
+                 end}
+    local g = fokus.graph()
+    local a = g:add("stock_spec_wf", {x = 1})
+    local r = g:run{events = false}
+    assert.is_true(r[a].ok)
+    assert.are.equal(g:to_json(), texts[1])
+    a:set("x", fokus.zeros{1})
+    r = g:run{events = false}
+    assert.is_false(r[a].ok)
+    assert.truthy(texts[2]:find("input 'x' is a fokus.Tensor, which a workflow file cannot hold", 1, true))
+  end)
+
   it("dit_step and sigmas equal fokus.dit_step over fokus.sigmas", function()
     local g = fokus.graph()
     local n = fokus.nodes(g)

@@ -113,7 +113,7 @@ static json_t *encode_table_body(lua_State *L, int idx, int depth, enc_err *e)
         keys[k].s = lua_tolstring(L, -1, &keys[k].n); /* the string stays anchored in the table */
         k++;
     }
-    qsort(keys, count, sizeof *keys, key_cmp);
+    if (count) qsort(keys, count, sizeof *keys, key_cmp);
     json_t *obj = json_object();
     if (!obj) {
         free(keys);

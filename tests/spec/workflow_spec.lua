@@ -193,6 +193,17 @@ describe("build/fokus run", function()
     r = g:run{events = false}
     assert.are.equal(0, H.maxdiff(r["5"].latent, b))
     assert.is_true(H.maxdiff(a, b) > 0.01)
+    -- --json and --dot show the workflow after --set, without running it
+    out, status = sh(string.format("%s/fokus run %s/wf.json --set 3.seed=9 --json", build, d))
+    assert.are.equal(0, status, out)
+    assert.are.equal(9, fokus.json.decode(out)["3"].inputs.seed)
+    out, status = sh(string.format("%s/fokus run %s/wf.json --dot", build, d))
+    assert.are.equal(0, status, out)
+    assert.are.equal(assert(fokus.graph.from_json(readfile(d .. "/wf.json"))):to_dot(), out)
+    out, status = sh(string.format("%s/fokus run --types", build))
+    assert.are.equal(0, status, out)
+    assert.truthy(out:find("\nsample (diffusion): model: MODEL, noise: LATENT, cond: CONDITIONING, uncond: CONDITIONING?, "
+                           .. "steps: INT = 20,", 1, true), out)
     -- --output runs only what a node needs
     out, status = sh(string.format("%s/fokus run %s/wf.json --output 2", build, d))
     assert.are.equal(0, status, out)

@@ -13,6 +13,7 @@
 --   "done", node = id, ...}; returning false interrupts the run, which raises
 --   "interrupted". Without `events`, a terminal display on stderr when it is a TTY.
 local core = require "fokus.core"
+local check = require "fokus.check"
 local define = require "fokus.define"
 local graph = require "fokus.graph"
 
@@ -171,16 +172,12 @@ local function pack(...) return {n = select("#", ...), ...} end
 local INTERRUPTED = "interrupted"
 M.INTERRUPTED = INTERRUPTED
 
-local RUN_OPTS = {outputs = true, events = true}
+local RUN_OPTS = {"events", "outputs"}
 
 -- g:run{outputs = {...}, events = fn} -> results, report
 function M.run(g, opts)
   if getmetatable(g) ~= graph.Graph then error("run: expected a graph (call it as g:run{...})", 2) end
-  opts = opts or {}
-  if type(opts) ~= "table" then error("run: options must be a table, got " .. type(opts), 2) end
-  for k in pairs(opts) do
-    if not RUN_OPTS[k] then error(string.format("run: unknown option '%s' (known: events, outputs)", tostring(k)), 2) end
-  end
+  opts = check.checkopts("run", opts, RUN_OPTS, 2)
   local events = opts.events
   if events == nil then
     if core.isatty(io.stderr) then events = M.display(io.stderr) end

@@ -169,6 +169,13 @@ end
 
 local function pack(...) return {n = select("#", ...), ...} end
 
+-- xpcall's handler: the message, and where in the node's code it came from (the
+-- error event carries the traceback; the raised error stays one line).
+local function with_traceback(e)
+  local msg = type(e) == "string" and e or tostring(e)
+  return {message = msg, traceback = debug.traceback(msg, 2)}
+end
+
 local INTERRUPTED = "interrupted"
 M.INTERRUPTED = INTERRUPTED
 
@@ -259,17 +266,16 @@ function M.run(g, opts)
         end,
       }
       local t0 = core.clock()
-      local res = pack(pcall(def.run, inputs, ctx))
+      local res = pack(xpcall(def.run, with_traceback, inputs, ctx))
       local dt = core.clock() - t0
       if not res[1] then
-        local msg = res[2]
+        local msg = res[2].message
         if msg == INTERRUPTED or interrupted then
           emit({type = "error", node = n.id, node_type = n.type, message = INTERRUPTED})
           error(INTERRUPTED, 0)
         end
-        if type(msg) ~= "string" then msg = tostring(msg) end
         local text = string.format("%s (added at %s): %s", graph.describe(n), n.where, msg)
-        emit({type = "error", node = n.id, node_type = n.type, message = text})
+        emit({type = "error", node = n.id, node_type = n.type, message = text, traceback = res[2].traceback})
         error(text, 0)
       end
       if interrupted then

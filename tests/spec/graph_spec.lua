@@ -289,6 +289,9 @@ describe("g:run", function()
     assert.truthy(err:find("no good: 2", 1, true))
     assert.are.equal(1, #errors)
     assert.are.equal("3", errors[1].node)
+    assert.are.equal(err, errors[1].message)
+    assert.truthy(errors[1].traceback:find("stack traceback:", 1, true))
+    assert.truthy(errors[1].traceback:find(THIS .. ":28: in function", 1, true), errors[1].traceback)
     -- fix: the upstream nodes are not run again
     s:set("a", a.v)
     local r, rep = g:run{outputs = {s}, events = false}

@@ -118,7 +118,9 @@ function M.add(g, level, ty, inputs, opts)
   elseif type(id) ~= "string" or id == "" then
     error("add: option 'id' must be a non-empty string, got " .. tostring(id), level + 1)
   end
-  if g.by_id[id] then error(string.format("add: id '%s' is already used by %s", id, describe(g.by_id[id])), level + 1) end
+  if g.by_id[id] then
+    error(string.format("add: id '%s' is already used by %s", id, describe(g.by_id[id])), level + 1)
+  end
   local ins = {}
   for k, v in pairs(inputs or {}) do
     if type(k) ~= "string" then

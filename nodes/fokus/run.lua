@@ -248,8 +248,15 @@ function M.run(g, opts)
       local ctx = {
         node = n.id,
         graph = g,
-        progress = function(value, max)
-          emit({type = "progress", node = n.id, node_type = n.type, value = value, max = max})
+        -- ctx.progress(value, max [, extra]): a progress event (extra's fields added, e.g.
+        -- a sampler's x and denoised); false once the run is interrupted
+        progress = function(value, max, extra)
+          local ev = {}
+          if type(extra) == "table" then
+            for k, v in pairs(extra) do ev[k] = v end
+          end
+          ev.type, ev.node, ev.node_type, ev.value, ev.max = "progress", n.id, n.type, value, max
+          emit(ev)
           return not interrupted
         end,
         interrupted = function() return interrupted end,

@@ -418,5 +418,6 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_reduce(L);
     lf_open_layout(L);
     lf_open_mod(L);
+    lf_open_json(L);
     return 1;
 }

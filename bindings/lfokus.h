@@ -115,6 +115,7 @@ const fokus_block_mask *lf_optblockmask(lua_State *L, int arg, const char *fname
  * cached in the Mod, rebuilt when the shape changes. Raises on failure. */
 const fokus_block_mask *lf_mod_blockmask(lua_State *L, const fokus_mod_program *mask, int64_t B, int64_t H,
                                          int64_t Nq, int64_t Nk, const char *fname);
+void lf_open_json(lua_State *L);
 
 /* The tokenizer at `arg` (raises when it is not one, or is closed). */
 fokus_bpe *lf_checktokenizer(lua_State *L, int arg);

@@ -44,5 +44,8 @@ fokus.sample = sample.sample
 -- fokus.score_mod / mask_mod / block_mask, fokus.mods and the symbolic-aware
 -- fokus.where / abs / min / max / exp / log / tanh / sqrt (nodes/fokus/mods.lua).
 require("fokus.mods").install(fokus)
+-- The node layer: fokus.define, fokus.node_types, fokus.graph, fokus.nodes and the
+-- stock node types (nodes/fokus/nodegraph.lua).
+require("fokus.nodegraph").install(fokus)
 
 return fokus

@@ -41,4 +41,9 @@ local sample = require "fokus.sample"
 fokus.dit_step = sample.dit_step
 fokus.sample = sample.sample
 
+-- Pictures: fokus.word_maps (DAAM maps over an image) and fokus.token_labels.
+local pictures = require "fokus.pictures"
+fokus.word_maps = pictures.word_maps
+fokus.token_labels = pictures.token_labels
+
 return fokus

@@ -139,6 +139,12 @@ $(BUILD)/tests/%: tests/c/%.c $(LIB) tests/c/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -fvisibility=default -o $@ $< $(LIB) $(DEP_LIBS)
 
+# test_states embeds Lua: two lua_States on two threads, each with require "fokus".
+$(BUILD)/tests/test_states: tests/c/test_states.c $(BIND_OBJ) $(LIB) tests/c/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -fvisibility=default -DFOKUS_SOURCE_ROOT='"$(CURDIR)"' -o $@ $< \
+	  $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(DEP_LIBS)
+
 BLAS_INC    := /usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS_FLAGS  = $(if $(wildcard $(BLAS_INC)/cblas.h),-DFOKUS_HAVE_OPENBLAS -I$(BLAS_INC) -lopenblas)
 
@@ -212,6 +218,8 @@ install: $(MODULE)
 	install -d $(DESTDIR)$(LUA_CMOD)/fokus $(DESTDIR)$(LUA_LMOD)/fokus
 	install -m 0755 $(MODULE) $(DESTDIR)$(LUA_CMOD)/fokus/core.so
 	for f in nodes/fokus/*.lua; do install -m 0644 $$f $(DESTDIR)$(LUA_LMOD)/fokus/; done
+	install -d $(DESTDIR)$(LUA_LMOD)/fokus/stock
+	for f in nodes/fokus/stock/*.lua; do install -m 0644 $$f $(DESTDIR)$(LUA_LMOD)/fokus/stock/; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_CMOD)/fokus $(DESTDIR)$(LUA_LMOD)/fokus

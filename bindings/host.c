@@ -2,6 +2,7 @@
  * resolving to this checkout (the module is linked in, the Lua side is found next to
  * the executable), so no environment variables are needed. Command line as lua5.4's:
  *   fokus [-e stat] [-l mod] [-v] [--] script [args]      (script "-" = stdin)
+ *   fokus run workflow.json [--set id.input=value ...]     (a saved workflow; ./run for a script named run)
  * `arg` is set as lua5.4 sets it. Errors print the message and a traceback on stderr
  * and exit with status 1. */
 #include <limits.h>
@@ -128,6 +129,33 @@ static int setup_paths(lua_State *L)
     return 0;
 }
 
+/* `fokus run ...`: the Lua runner (nodes/fokus/cli.lua) gets the arguments after "run"
+ * and returns the exit status; it prints its own one-line errors, so only an error
+ * escaping it (a bug) gets a traceback. */
+static int run_workflow(lua_State *L, int argc, char **argv)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "fokus.cli");
+    int status = docall(L, 1, 1);
+    if (status == LUA_OK) {
+        lua_getfield(L, -1, "main");
+        lua_createtable(L, argc - 2 > 0 ? argc - 2 : 0, 0);
+        for (int j = 2; j < argc; j++) {
+            lua_pushstring(L, argv[j]);
+            lua_rawseti(L, -2, j - 1);
+        }
+        status = docall(L, 1, 1);
+    }
+    if (status != LUA_OK) {
+        report(L, status);
+        lua_close(L);
+        return 1;
+    }
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 1;
+    lua_close(L);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argv[0] && argv[0][0]) progname = argv[0];
@@ -138,6 +166,7 @@ int main(int argc, char **argv)
     }
     luaL_openlibs(L);
     setup_paths(L);
+    if (argc >= 2 && strcmp(argv[1], "run") == 0) return run_workflow(L, argc, argv);
     int i = 1, status = LUA_OK;
     /* first pass: find the script index so `arg` can be built before -e runs */
     int script = 0;

@@ -413,5 +413,6 @@ __attribute__((visibility("default"))) int luaopen_fokus_core(lua_State *L)
     lf_open_tokenizer(L);
     lf_open_prompt(L);
     lf_open_sampler(L);
+    lf_open_json(L);
     return 1;
 }

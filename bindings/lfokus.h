@@ -100,6 +100,7 @@ void lf_open_mmdit(lua_State *L);
 void lf_open_tokenizer(lua_State *L);
 void lf_open_prompt(lua_State *L);
 void lf_open_sampler(lua_State *L);
+void lf_open_json(lua_State *L);
 
 /* The tokenizer at `arg` (raises when it is not one, or is closed). */
 fokus_bpe *lf_checktokenizer(lua_State *L, int arg);

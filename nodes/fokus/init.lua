@@ -46,4 +46,8 @@ local pictures = require "fokus.pictures"
 fokus.word_maps = pictures.word_maps
 fokus.token_labels = pictures.token_labels
 
+-- The node layer: fokus.define, fokus.node_types, fokus.graph, fokus.nodes and the
+-- stock node types (nodes/fokus/nodegraph.lua).
+require("fokus.nodegraph").install(fokus)
+
 return fokus

@@ -139,3 +139,49 @@ fokus_status fokus_draw_text(fokus_tensor *img, const fokus_font *f, const char 
     free(m.a);
     return FOKUS_OK;
 }
+
+/* Titles may hold several lines separated by '\n' (a title and an explanation). */
+static const char *line_end(const char *s)
+{
+    const char *e = strchr(s, '\n');
+    return e ? e : s + strlen(s);
+}
+
+int title_height(const fokus_font *f, const char *text, double px)
+{
+    if (!text || !*text) return 0;
+    int lines = 1;
+    for (const char *p = text; *p; p++) lines += *p == '\n';
+    return lines * (fokus_text_height(f, px) + 4) + 4;
+}
+
+/* Draws (or, with c NULL, measures) each line centred in [x, x + w); returns the widest. */
+static int title_lines(canvas *c, const fokus_font *f, const char *text, double px, int x, int w, int y)
+{
+    int widest = 0, lh = fokus_text_height(f, px) + 4;
+    char *buf = malloc(strlen(text) + 1);
+    if (!buf) return 0;
+    for (const char *s = text;; s++) {
+        const char *e = line_end(s);
+        memcpy(buf, s, (size_t)(e - s));
+        buf[e - s] = 0;
+        int lw = fokus_text_width(f, buf, px);
+        if (lw > widest) widest = lw;
+        if (c) canvas_text(c, f, buf, px, x + (w - lw) / 2, y, img_ink, false);
+        y += lh;
+        if (!*e) break;
+        s = e;
+    }
+    free(buf);
+    return widest;
+}
+
+int title_width(const fokus_font *f, const char *text, double px)
+{
+    return text && *text ? title_lines(NULL, f, text, px, 0, 0, 0) : 0;
+}
+
+void canvas_title(canvas *c, const fokus_font *f, const char *text, double px, int y)
+{
+    if (text && *text) title_lines(c, f, text, px, 0, c->w, y);
+}

@@ -80,7 +80,7 @@ typedef struct fokus_heatmap_opts {
     size_t n_row_labels;
     const char *const *col_labels;   /* NULL or one per column, drawn vertically on top */
     size_t n_col_labels;
-    const char *title;               /* NULL or a line above everything */
+    const char *title;               /* NULL or lines (split at \n) above everything */
     bool colorbar;                   /* a colour bar with tick values on the right */
     const char *colorbar_label;      /* NULL or a caption under the colour bar */
     const fokus_font *font;          /* NULL: the built-in font */
@@ -101,7 +101,7 @@ typedef struct fokus_overlay_opts {
     const char *colormap;  /* default "viridis" */
     double alpha;          /* opacity of the map over the image, 0..1; NAN: 0.6 */
     double vmin, vmax;     /* NAN: normalize the upsampled map to its own min..max */
-    const char *title;     /* NULL or a line above the picture */
+    const char *title;     /* NULL or lines (split at \n) above the picture */
     int size;              /* 1..4096: the longer side is scaled (bilinear) to this; 0: as is */
     const fokus_font *font;
 } fokus_overlay_opts;
@@ -118,7 +118,7 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
 typedef struct fokus_sheet_opts {
     int cols;                        /* pictures per row; <= 0: ceil(sqrt(n)) */
     const char *const *labels;       /* NULL or one caption per picture */
-    const char *title;               /* NULL or a line above the grid */
+    const char *title;               /* NULL or lines (split at \n) above the grid */
     const char *colorbar;            /* NULL or a colormap name: a 0..1 colour bar right */
     const char *colorbar_label;      /* NULL or its caption */
     const fokus_font *font;

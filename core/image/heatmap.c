@@ -78,18 +78,22 @@ fokus_status fokus_heatmap(fokus_ctx *ctx, const fokus_tensor *map, const fokus_
     int pad = framed ? IMG_PAD : 0, lpx = (int)label_px(cell);
     int left = labels && o->n_row_labels ? widest(f, o->row_labels, o->n_row_labels, lpx) + 6 : 0;
     int top = labels && o->n_col_labels ? widest(f, o->col_labels, o->n_col_labels, lpx) + 6 : 0;
-    int title_h = title ? fokus_text_height(f, IMG_TITLE_PX) + 8 : 0;
+    int title_h = title_height(f, o->title, IMG_TITLE_PX);
     int cbw = o->colorbar ? colorbar_width(f, lo, hi, o->colorbar_label) : 0;
     int64_t map_w = cols * cell, map_h = rows * cell;
     int64_t bar_h = map_h < 100 ? 100 : map_h; /* room for five legible ticks */
     int64_t W = pad + left + map_w + cbw + pad, H = pad + title_h + top + (o->colorbar && bar_h > map_h ? bar_h : map_h) + pad;
-    int title_w = title ? fokus_text_width(f, o->title, IMG_TITLE_PX) + 2 * pad : 0;
-    if (W < title_w) W = title_w;
+    int title_w = title ? title_width(f, o->title, IMG_TITLE_PX) + 2 * pad : 0;
+    int shift = 0; /* a title wider than the map: the map goes in the middle */
+    if (W < title_w) {
+        shift = (int)(title_w - W) / 2;
+        W = title_w;
+    }
 
     canvas c;
     fokus_status st = canvas_init(&c, W, H, "heatmap", err);
     if (st != FOKUS_OK) return st;
-    int x0 = pad + left, y0 = pad + title_h + top;
+    int x0 = shift + pad + left, y0 = pad + title_h + top;
     double span = hi > lo ? hi - lo : 1;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) {
@@ -97,7 +101,7 @@ fokus_status fokus_heatmap(fokus_ctx *ctx, const fokus_tensor *map, const fokus_
             fokus_colormap_rgb(cm, (fokus_tensor_get(map, i * cols + j) - lo) / span, rgb);
             canvas_fill(&c, x0 + (int)(j * cell), y0 + (int)(i * cell), cell, cell, rgb);
         }
-    if (title) canvas_text_centred(&c, f, o->title, IMG_TITLE_PX, 0, c.w, pad, img_ink);
+    canvas_title(&c, f, o->title, IMG_TITLE_PX, pad);
     if (labels) {
         int lh = fokus_text_height(f, lpx);
         for (size_t i = 0; i < o->n_row_labels; i++) {

@@ -36,6 +36,12 @@ void canvas_text(canvas *c, const fokus_font *f, const char *text, double px, in
 void canvas_text_centred(canvas *c, const fokus_font *f, const char *text, double px, int x, int w, int y,
                          const uint8_t rgb[3]);
 
+/* Titles of one or more lines ('\n'), centred across the canvas with the top at y;
+ * their height (0 for NULL or "") and widest line. */
+int title_height(const fokus_font *f, const char *text, double px);
+int title_width(const fokus_font *f, const char *text, double px);
+void canvas_title(canvas *c, const fokus_font *f, const char *text, double px, int y);
+
 /* Coverage of one line of text: a w x h alpha mask (0..255), from font.c. */
 typedef struct text_mask {
     uint8_t *a;

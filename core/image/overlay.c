@@ -87,9 +87,8 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
             image_rgb(image, y, x, rgb);
             for (int k = 0; k < 3; k++) pic[(size_t)k * (size_t)(ih * iw) + (size_t)(y * iw + x)] = rgb[k];
         }
-    bool title = o->title && *o->title;
     const fokus_font *f = o->font;
-    int title_h = title ? fokus_text_height(f, IMG_LABEL_PX) + 8 : 0;
+    int title_h = title_height(f, o->title, IMG_LABEL_PX);
     canvas c;
     st = canvas_init(&c, W, H + title_h, "overlay", err);
     if (st == FOKUS_OK) {
@@ -105,7 +104,7 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
                     p[k] = (uint8_t)lround((1 - alpha) * base + alpha * col[k]);
                 }
             }
-        if (title) canvas_text_centred(&c, f, o->title, IMG_LABEL_PX, 0, c.w, 4, img_ink);
+        canvas_title(&c, f, o->title, IMG_LABEL_PX, 4);
     }
     free(m);
     free(up);

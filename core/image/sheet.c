@@ -34,7 +34,7 @@ fokus_status fokus_contact_sheet(fokus_ctx *ctx, const fokus_tensor *const *imag
     const fokus_font *f = o->font;
     int pad = IMG_PAD, cap_h = o->labels ? fokus_text_height(f, IMG_LABEL_PX) + 6 : 0;
     bool title = o->title && *o->title;
-    int title_h = title ? fokus_text_height(f, IMG_TITLE_PX) + 10 : 0;
+    int title_h = title_height(f, o->title, IMG_TITLE_PX);
     int cbw = cm ? colorbar_width(f, 0, 1, o->colorbar_label) : 0;
     /* captions wider than the pictures widen every cell, so none is cut */
     for (size_t i = 0; o->labels && i < n; i++) {
@@ -42,22 +42,26 @@ fokus_status fokus_contact_sheet(fokus_ctx *ctx, const fokus_tensor *const *imag
         if (lw > cw) cw = lw;
     }
     int64_t W = pad + cols * (cw + pad) + cbw, H = pad + title_h + rows * (chh + cap_h + pad);
-    int title_w = title ? fokus_text_width(f, o->title, IMG_TITLE_PX) + 2 * pad : 0;
-    if (W < title_w) W = title_w;
+    int title_w = title ? title_width(f, o->title, IMG_TITLE_PX) + 2 * pad : 0;
+    int shift = 0; /* a title wider than the grid: the grid goes in the middle */
+    if (W < title_w) {
+        shift = (int)(title_w - W) / 2;
+        W = title_w;
+    }
     if (W > 16384 || H > 16384)
         return fokus_fail(err, FOKUS_EINVAL, "contact_sheet: the sheet would be %lldx%lld px, expected at most 16384 a side",
                           (long long)W, (long long)H);
     canvas c;
     fokus_status st = canvas_init(&c, W, H, "contact_sheet", err);
     if (st != FOKUS_OK) return st;
-    if (title) canvas_text_centred(&c, f, o->title, IMG_TITLE_PX, 0, c.w, pad, img_ink);
+    canvas_title(&c, f, o->title, IMG_TITLE_PX, pad);
     int y0 = pad + title_h;
     for (size_t i = 0; i < n; i++) {
         int r = (int)(i / (size_t)cols), k = (int)(i % (size_t)cols);
-        int x = pad + k * (int)(cw + pad), y = y0 + r * (int)(chh + cap_h + pad);
+        int x = shift + pad + k * (int)(cw + pad), y = y0 + r * (int)(chh + cap_h + pad);
         if (o->labels) canvas_text_centred(&c, f, o->labels[i], IMG_LABEL_PX, x, (int)cw, y, img_ink);
         canvas_blit(&c, images[i], x + (int)(cw - images[i]->shape[1]) / 2, y + cap_h);
     }
-    if (cm) colorbar_draw(&c, f, cm, 0, 1, pad + cols * (int)(cw + pad) - pad, y0 + cap_h, (int)chh, o->colorbar_label);
+    if (cm) colorbar_draw(&c, f, cm, 0, 1, shift + pad + cols * (int)(cw + pad) - pad, y0 + cap_h, (int)chh, o->colorbar_label);
     return canvas_emit(&c, ctx, "contact_sheet", dst, out, err);
 }

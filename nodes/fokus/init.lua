@@ -50,4 +50,10 @@ fokus.token_labels = pictures.token_labels
 -- stock node types (nodes/fokus/nodegraph.lua).
 require("fokus.nodegraph").install(fokus)
 
+-- Picture node types (token_matrix, word_maps, contact_sheet, save_png with the
+-- workflow inside, ...): nodes/fokus/picture_nodes.lua.
+require("fokus.picture_nodes")(fokus)
+-- sd3_conditioning: CLIP outputs padded to an MMDiT's widths (nodes/fokus/sd3_nodes.lua).
+require("fokus.sd3_nodes")(fokus)
+
 return fokus

@@ -88,7 +88,7 @@ for _, seg in ipairs(fokus.parse_weights(prompt)) do
 end
 say("tokenizer: %s", vocab)
 say("text encoder: %s", clip_path and (clip_path .. (clip_prefix and (" [" .. clip_prefix .. "]") or ""))
-  or "tiny CLIP, seeded random weights (width 64, 2 layers) -- set FOKUS_CLIP for a real one")
+  or "tiny CLIP, seeded random weights (width 64, 2 layers, 4 heads) -- set FOKUS_CLIP for a real one")
 if clip_g_path then say("second text encoder: %s [%s]", clip_g_path, clip_g_prefix) end
 say("diffusion model: %s", mmdit_path or string.format(
   "tiny MMDiT, seeded random weights (16 latent channels, 2 blocks, context width %d) -- set FOKUS_MMDIT for SD3",
@@ -112,7 +112,7 @@ local clip
 if clip_path then
   clip = add("load_clip", {path = clip_path, prefix = clip_prefix}, "clip")
 else
-  clip = add("tiny_clip", {seed = 1, width = 64, layers = 2}, "clip")
+  clip = add("tiny_clip", {seed = 1, width = 64, layers = 2, heads = 4}, "clip")
 end
 local skip = real and 2 or 1 -- SD3 reads CLIP's penultimate layer
 local enc = add("encode", {clip = clip.clip, tokens = tokens.tokens, skip = skip}, "encode")
@@ -185,7 +185,7 @@ say("graph done in %.2f s", report.time)
 
 local words = results[labels].labels
 local function find(w)
-  for i, l in ipairs(words) do if l == w then return i end end
+  for i, l in ipairs(words) do if l == w or l:sub(1, #w + 1) == w .. " " then return i end end
 end
 local red, cat, mouse = find("red"), find("cat"), find("mouse")
 if red and cat and mouse then

@@ -27,11 +27,12 @@ return function(fokus)
 
   define{type = "token_labels", category = "image",
          description = "a label per token of the first chunk, from <bos> to the first <eos> (BPE end-of-word "
-                       .. "marks removed); count is their number",
-         inputs = {{"tokenizer", "TOKENIZER"}, {"tokens", "TOKENS"}},
+                       .. "marks removed, emphasis shown as 'red x1.3' unless weights = false); count is their number",
+         inputs = {{"tokenizer", "TOKENIZER"}, {"tokens", "TOKENS"}, {"weights", "BOOLEAN", {default = true}}},
          outputs = {{"labels", "LABELS"}, {"count", "INT"}},
          run = function(i)
-           local labels, n = fokus.token_labels(i.tokenizer, i.tokens[1].ids)
+           local c = i.tokens[1]
+           local labels, n = fokus.token_labels(i.tokenizer, c.ids, i.weights and c.weights or nil)
            return labels, n
          end}
 
@@ -110,16 +111,21 @@ return function(fokus)
          outputs = {{"image", "IMAGE"}},
          run = function(i) return fokus.contact_sheet({i.image}, {title = i.title}) end}
 
-  -- The workflow goes in as ComfyUI stores its API form: the "prompt" text chunk.
+  -- The workflow goes in as ComfyUI stores its API form: the "prompt" text chunk. A graph
+  -- holding constants JSON cannot express (a tensor given directly) is saved without it.
+  local function workflow_text(i, ctx)
+    if not (i.workflow and ctx and ctx.workflow) then return nil end
+    local ok, json = pcall(ctx.workflow)
+    if ok then return {prompt = json} end
+  end
+
   define{type = "save_png", category = "image", output_node = true, replace = true,
          description = "writes an image u8 [H, W, 3] as a PNG file (atomically) with the workflow that made it "
                        .. "in its \"prompt\" text chunk, as ComfyUI does",
          inputs = {{"image", "IMAGE"}, {"path", "STRING"}, {"workflow", "BOOLEAN", {default = true}}},
          outputs = {{"path", "STRING"}},
          run = function(i, ctx)
-           local text = nil
-           if i.workflow and ctx and ctx.workflow then text = {prompt = ctx.workflow()} end
-           local ok, err = fokus.save_png(i.path, i.image, {text = text})
+           local ok, err = fokus.save_png(i.path, i.image, {text = workflow_text(i, ctx)})
            if not ok then error(err, 0) end
            return i.path
          end}
@@ -129,8 +135,7 @@ return function(fokus)
          inputs = {{"images", "IMAGES"}, {"prefix", "STRING"}, {"workflow", "BOOLEAN", {default = true}}},
          outputs = {{"paths", "STRING"}},
          run = function(i, ctx)
-           local text = nil
-           if i.workflow and ctx and ctx.workflow then text = {prompt = ctx.workflow()} end
+           local text = workflow_text(i, ctx)
            local paths = {}
            for k, img in ipairs(i.images) do
              local p = string.format("%s%02d.png", i.prefix, k)

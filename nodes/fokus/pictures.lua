@@ -54,17 +54,23 @@ function M.word_maps(attention, image, opts)
   return out
 end
 
--- fokus.token_labels(tok, ids) -> labels, n: a readable label per
--- id up to and including the first end-of-text token (n of them): "<bos>", words
--- without the BPE end-of-word mark, "<eos>"; padding after EOS is left out.
-function M.token_labels(tok, ids)
+-- fokus.token_labels(tok, ids [, weights]) -> labels, n: a readable label per id up to
+-- and including the first end-of-text token (n of them): "<bos>", words without the BPE
+-- end-of-word mark, "<eos>"; padding after EOS is left out. With `weights` (one per id,
+-- as fokus.tokenize gives them), a weight other than 1 is shown: "red ×1.3".
+function M.token_labels(tok, ids, weights)
   local info = tok:info()
   local labels = {}
   for i = 1, #ids do
     local id = ids[i]
     if id == info.bos then labels[i] = "<bos>"
     elseif id == info.eos then labels[i] = "<eos>"; break
-    else labels[i] = (tok:token(id):gsub("</w>$", "")) end
+    else
+      labels[i] = (tok:token(id):gsub("</w>$", ""))
+      local w = weights and weights[i]
+      -- "\195\151" is U+00D7 MULTIPLICATION SIGN in UTF-8
+      if w and math.abs(w - 1) > 1e-6 then labels[i] = string.format("%s \195\151%.3g", labels[i], w) end
+    end
   end
   return labels, #labels
 end

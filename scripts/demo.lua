@@ -15,7 +15,8 @@
 --   FOKUS_MMDIT   an SD3 / SD3.5 MMDiT, or a full SD3 checkpoint with its text encoders
 --                 (sd3_medium_incl_clips.safetensors: CLIP-L and CLIP-G are taken from it)
 --   FOKUS_CLIP    a CLIP text encoder (FOKUS_CLIP_PREFIX picks it out of a checkpoint)
---   FOKUS_CLIP_VOCAB  bpe_simple_vocab_16e6.txt.gz (default: ../shared/clip beside the checkout)
+--   FOKUS_CLIP_VOCAB  bpe_simple_vocab_16e6.txt.gz (default: ../shared/clip beside the checkout;
+--                 without one, a stand-in vocabulary of the prompt's words is written to out/)
 --   FOKUS_STEPS, FOKUS_SIZE (latent cells a side), FOKUS_SEED
 local fokus = require "fokus"
 
@@ -49,10 +50,38 @@ if not vocab then
     if exists(p) then vocab = p break end
   end
 end
+local stand_in = false
 if not vocab then
-  io.stderr:write("demo: no CLIP vocabulary: set FOKUS_CLIP_VOCAB to bpe_simple_vocab_16e6.txt.gz "
-    .. "(from github.com/openai/CLIP) or put it in ../shared/clip/ beside the checkout\n")
-  os.exit(1)
+  -- No CLIP vocabulary at hand: a stand-in in CLIP's own file format whose merges spell
+  -- out the prompt's words, so tokens are whole words as with the real one (other ids).
+  -- Each word is first split by the merges made so far (lowest rank first, as BPE
+  -- does); new merges then join what is left, so earlier words keep their spelling.
+  local merges, rank = {"#version: 0.2 (fokus demo stand-in)"}, {}
+  for _, seg in ipairs(fokus.parse_weights(prompt)) do
+    for w in seg[1]:lower():gmatch("%a+") do
+      local s = {}
+      for k = 1, #w do s[k] = w:sub(k, k) end
+      s[#s] = s[#s] .. "</w>"
+      while #s > 1 do
+        local best
+        for k = 1, #s - 1 do
+          local r = rank[s[k] .. " " .. s[k + 1]]
+          if r and (not best or r < rank[s[best] .. " " .. s[best + 1]]) then best = k end
+        end
+        if not best then
+          best = 1
+          merges[#merges + 1] = s[1] .. " " .. s[2]
+          rank[merges[#merges]] = #merges
+        end
+        s[best] = s[best] .. table.remove(s, best + 1)
+      end
+    end
+  end
+  vocab = OUT .. "/stand_in_vocab.txt"
+  local f = assert(io.open(vocab, "wb"))
+  f:write(table.concat(merges, "\n"), "\n")
+  f:close()
+  stand_in = true
 end
 
 local mmdit_path, clip_path, clip_prefix = env("FOKUS_MMDIT"), env("FOKUS_CLIP"), env("FOKUS_CLIP_PREFIX")
@@ -87,6 +116,10 @@ for _, seg in ipairs(fokus.parse_weights(prompt)) do
   if seg[2] ~= 1 then say("  emphasis: %q weighted %.2f (A1111 syntax)", seg[1], seg[2]) end
 end
 say("tokenizer: %s", vocab)
+if stand_in then
+  say("  no CLIP vocabulary found (FOKUS_CLIP_VOCAB, or ../shared/clip/bpe_simple_vocab_16e6.txt.gz): a stand-in")
+  say("  made of the prompt's words; the tokens are the same words, their ids are not CLIP's")
+end
 say("text encoder: %s", clip_path and (clip_path .. (clip_prefix and (" [" .. clip_prefix .. "]") or ""))
   or "tiny CLIP, seeded random weights (width 64, 2 layers, 4 heads) -- set FOKUS_CLIP for a real one")
 if clip_g_path then say("second text encoder: %s [%s]", clip_g_path, clip_g_prefix) end

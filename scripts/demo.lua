@@ -157,18 +157,23 @@ else
   model = add("tiny_mmdit", {seed = 1, in_channels = 16, context_dim = clip_width, pooled_dim = clip_width}, "mmdit")
 end
 local cond_inputs = {model = model.model, hidden = weighted.hidden, pooled = enc.pooled}
-local uncond
+local uncond, clip_g
 if clip_g_path then
-  local clip_g = add("load_clip", {path = clip_g_path, prefix = clip_g_prefix}, "clip_g")
+  clip_g = add("load_clip", {path = clip_g_path, prefix = clip_g_prefix}, "clip_g")
   local enc_g = add("encode", {clip = clip_g.clip, tokens = tokens.tokens, skip = 2}, "encode_g")
   local weighted_g = add("weight", {hidden = enc_g.hidden, tokens = tokens.tokens, mode = "a1111"}, "weight_g")
   cond_inputs.hidden_g, cond_inputs.pooled_g = weighted_g.hidden, enc_g.pooled
 end
 local cond = add("sd3_conditioning", cond_inputs, "conditioning")
-if real then -- classifier-free guidance against the empty prompt
+if real then -- classifier-free guidance against the empty prompt, through the same encoders
   local empty = add("tokenize", {tokenizer = tok.tokenizer, text = ""}, "tokenize_empty")
   local enc_e = add("encode", {clip = clip.clip, tokens = empty.tokens, skip = skip}, "encode_empty")
-  uncond = add("sd3_conditioning", {model = model.model, hidden = enc_e.hidden, pooled = enc_e.pooled}, "unconditioning")
+  local u = {model = model.model, hidden = enc_e.hidden, pooled = enc_e.pooled}
+  if clip_g then
+    local enc_eg = add("encode", {clip = clip_g.clip, tokens = empty.tokens, skip = 2}, "encode_empty_g")
+    u.hidden_g, u.pooled_g = enc_eg.hidden, enc_eg.pooled
+  end
+  uncond = add("sd3_conditioning", u, "unconditioning")
 end
 local latent = add("empty_latent", {model = model.model, width = size, height = size}, "latent")
 local noise = add("noise", {latent = latent.latent, seed = seed}, "noise")

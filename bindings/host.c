@@ -151,7 +151,7 @@ static int run_workflow(lua_State *L, int argc, char **argv)
         lua_close(L);
         return 1;
     }
-    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 1;
+    int code = lua_type(L, -1) == LUA_TNUMBER ? (int)lua_tonumber(L, -1) : 1;
     lua_close(L);
     return code;
 }

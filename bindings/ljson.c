@@ -113,7 +113,7 @@ static json_t *encode_table_body(lua_State *L, int idx, int depth, enc_err *e)
         keys[k].s = lua_tolstring(L, -1, &keys[k].n); /* the string stays anchored in the table */
         k++;
     }
-    qsort(keys, count, sizeof *keys, key_cmp);
+    if (count) qsort(keys, count, sizeof *keys, key_cmp);
     json_t *obj = json_object();
     if (!obj) {
         free(keys);
@@ -359,7 +359,7 @@ static int l_decode(lua_State *L)
     json_error_t err;
     json_t *root = json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!root) {
-        luaL_pushfail(L);
+        lua_pushnil(L);
         lua_pushfstring(L, "json: line %d, column %d: %s", err.line, err.column, err.text);
         return 2;
     }

@@ -14,6 +14,7 @@ usage: fokus run WORKFLOW.json [options]
   --quiet                print only errors
   --dot                  print the graph in Graphviz's language and exit
   --json                 print the workflow (after --set) as JSON and exit
+usage: fokus run --types  lists the node types a workflow can use
 ]]
 
 local function fail(out, msg)
@@ -64,6 +65,20 @@ function M.main(args, opts)
       sets[#sets + 1] = a:sub(7)
     elseif a == "--quiet" or a == "-q" then
       quiet = true
+    elseif a == "--types" then
+      for _, t in ipairs(fokus.node_types()) do
+        local ins, outs = {}, {}
+        for k, sk in ipairs(t.inputs) do
+          local o = sk[3]
+          local extra = ""
+          if o.default ~= nil then extra = " = " .. tostring(o.default) elseif o.optional then extra = "?" end
+          ins[k] = sk[1] .. ": " .. sk[2] .. extra
+        end
+        for k, sk in ipairs(t.outputs) do outs[k] = sk[1] .. ": " .. sk[2] end
+        stdout:write(string.format("%s (%s): %s -> %s\n    %s\n", t.type, t.category, table.concat(ins, ", "),
+                                   table.concat(outs, ", "), t.description))
+      end
+      return 0
     elseif a == "--dot" or a == "--json" then
       mode = a:sub(3)
     elseif a == "--help" or a == "-h" then

@@ -20,7 +20,7 @@ M.types = types
 -- Input types that take a constant of a plain Lua type.
 M.SCALAR = {INT = "number", FLOAT = "number", STRING = "string", BOOLEAN = "boolean"}
 
--- Tensor-valued types: an input of type TENSOR accepts any of them.
+-- Tensor-valued types: TENSOR links to and from any of them.
 M.TENSORISH = {TENSOR = true, LATENT = true, IMAGE = true, ATTN_MAP = true}
 
 -- Names a node object uses itself, so no output may take them (n.id, n:set, ...).
@@ -81,7 +81,9 @@ end
 function M.compatible(from, to)
   if from == to or from == "*" or to == "*" then return true end
   if to == "FLOAT" and from == "INT" then return true end
-  if to == "TENSOR" and M.TENSORISH[from] then return true end
+  -- TENSOR is the type of the generic tensor ops (select, average, randn, ...): it
+  -- feeds and takes every tensor type, while LATENT -> IMAGE stays a mismatch
+  if (to == "TENSOR" and M.TENSORISH[from]) or (from == "TENSOR" and M.TENSORISH[to]) then return true end
   return false
 end
 

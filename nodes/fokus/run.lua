@@ -139,8 +139,8 @@ local function fmt_time(s)
 end
 M.fmt_time = fmt_time
 
--- The default events handler: one line per node on `out`, sampler progress updated
--- in place with "\r".
+-- The default events handler: one line per executed node on `out` with its time,
+-- sampler progress updated in place with "\r", cached nodes counted at the end.
 function M.display(out)
   local open = false
   return function(ev)
@@ -152,7 +152,7 @@ function M.display(out)
       if ev.type == "executed" then
         out:write(string.format("  [%s] %-18s %s\n", ev.node, ev.node_type, fmt_time(ev.time)))
       elseif ev.type == "cached" then
-        out:write(string.format("  [%s] %-18s cached\n", ev.node, ev.node_type))
+        return -- counted in the "done" line
       else
         out:write(string.format("  [%s] %-18s error\n", ev.node, ev.node_type))
       end
@@ -205,7 +205,7 @@ function M.run(g, opts)
   local sig_of, values = {}, {}
   local results = {}
   local report = {executed = {}, cached = {}, times = {}}
-  local workflow_json
+  local workflow_json, workflow_err
   for _, n in ipairs(order) do
     local def = define.get(n.type)
     -- signature
@@ -249,9 +249,16 @@ function M.run(g, opts)
           return not interrupted
         end,
         interrupted = function() return interrupted end,
+        -- the graph as ComfyUI API JSON (for PNG text chunks), or nil, reason when a
+        -- constant (a tensor, a model) cannot be written to a file
         workflow = function()
-          if not workflow_json then workflow_json = g:to_json() end
-          return workflow_json
+          if workflow_json == nil then
+            local ok, text = pcall(g.to_json, g)
+            workflow_json = ok and text or false
+            workflow_err = not ok and tostring(text) or nil
+          end
+          if workflow_json then return workflow_json end
+          return nil, workflow_err
         end,
       }
       local t0 = core.clock()
@@ -274,6 +281,14 @@ function M.run(g, opts)
       end
       outs = {}
       for i = 1, #def.outputs do outs[i] = res[i + 1] end
+      for i, o in ipairs(def.outputs) do
+        if outs[i] == nil then
+          local text = string.format("%s (added at %s): run returned %d value%s, but output %d ('%s') is declared",
+                                     graph.describe(n), n.where, res.n - 1, res.n == 2 and "" or "s", i, o.name)
+          emit({type = "error", node = n.id, node_type = n.type, message = text})
+          error(text, 0)
+        end
+      end
       g.cache[n.id] = {sig = sig, outputs = outs}
       report.executed[#report.executed + 1] = n.id
       report.times[n.id] = dt

@@ -297,6 +297,32 @@ describe("g:run", function()
     assert.are.equal(2, calls.num)
   end)
 
+  it("raises when a node returns fewer outputs than it declares", function()
+    fokus.define{type = "graph_spec_short", outputs = {{"a", "INT"}, {"b", "INT"}}, run = function() return 1 end}
+    local g = fokus.graph()
+    local l = line(); g:add("graph_spec_short", {})
+    local ok, err = pcall(g.run, g, {events = false})
+    assert.is_false(ok)
+    assert.are.equal("node 1 (graph_spec_short) (added at " .. THIS .. ":" .. l .. "): run returned 1 value, but "
+                     .. "output 2 ('b') is declared", err)
+  end)
+
+  it("has a terminal display: one line per node, progress in place", function()
+    local p = types()
+    local g = fokus.graph()
+    local a = g:add(p .. "num", {x = 2})
+    g:add(p .. "slow", {a = a.v, steps = 2})
+    local buf = {}
+    local out = {write = function(self, ...) for _, s in ipairs({...}) do buf[#buf + 1] = s end end,
+                 flush = function() end}
+    g:run{events = require("fokus.run").display(out)}
+    local text = table.concat(buf):gsub("[%d.]+ ms", "T ms")
+    assert.are.equal("  [1] " .. p .. "num" .. string.rep(" ", 18 - #p - 3) .. " T ms\n" ..
+                     "\r  [2] " .. p .. "slow 1/2\r  [2] " .. p .. "slow 2/2\n" ..
+                     "  [2] " .. p .. "slow" .. string.rep(" ", 18 - #p - 4) .. " T ms\n" ..
+                     "  done: 2 executed, 0 cached, T ms\n", text)
+  end)
+
   it("rejects bad options", function()
     local g = fokus.graph()
     assert.has_error(function() g:run{output = {}} end, "run: unknown option 'output' (known: events, outputs)")

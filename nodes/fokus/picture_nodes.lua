@@ -116,7 +116,7 @@ return function(fokus)
   local function workflow_text(i, ctx)
     if not (i.workflow and ctx and ctx.workflow) then return nil end
     local ok, json = pcall(ctx.workflow)
-    if ok then return {prompt = json} end
+    if ok and type(json) == "string" then return {prompt = json} end
   end
 
   define{type = "save_png", category = "image", output_node = true, replace = true,

@@ -7,22 +7,34 @@
 
 #include "image/image_internal.h"
 
-/* Bilinear sample of src (h x w, row-major) at output pixel (oy, ox) of an oh x ow
- * grid, with half-pixel centres and edges clamped (PyTorch's interpolate, bilinear,
- * align_corners = false). */
-static double bilinear(const double *src, int h, int w, int oy, int ox, int oh, int ow)
+/* Source coordinates of output pixel (oy, ox) of an oh x ow grid over an h x w one,
+ * with half-pixel centres and edges clamped (PyTorch's interpolate, bilinear,
+ * align_corners = false): the two rows and columns and the weights of the second. */
+typedef struct taps {
+    int y0, y1, x0, x1;
+    double fy, fx;
+} taps;
+
+static taps bilinear_taps(int h, int w, int oy, int ox, int oh, int ow)
 {
+    taps t;
     double sy = ((double)oy + 0.5) * h / oh - 0.5, sx = ((double)ox + 0.5) * w / ow - 0.5;
     if (sy < 0) sy = 0;
     if (sx < 0) sx = 0;
-    int y0 = (int)sy, x0 = (int)sx;
-    if (y0 > h - 1) y0 = h - 1;
-    if (x0 > w - 1) x0 = w - 1;
-    int y1 = y0 + 1 < h ? y0 + 1 : y0, x1 = x0 + 1 < w ? x0 + 1 : x0;
-    double fy = sy - y0, fx = sx - x0;
-    double top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx;
-    double bot = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx;
-    return top * (1 - fy) + bot * fy;
+    t.y0 = (int)sy;
+    t.x0 = (int)sx;
+    if (t.y0 > h - 1) t.y0 = h - 1;
+    if (t.x0 > w - 1) t.x0 = w - 1;
+    t.y1 = t.y0 + 1 < h ? t.y0 + 1 : t.y0;
+    t.x1 = t.x0 + 1 < w ? t.x0 + 1 : t.x0;
+    t.fy = sy - t.y0;
+    t.fx = sx - t.x0;
+    return t;
+}
+
+static double mix(const taps *t, double a, double b, double c, double d) /* a b / c d */
+{
+    return (a * (1 - t->fx) + b * t->fx) * (1 - t->fy) + (c * (1 - t->fx) + d * t->fx) * t->fy;
 }
 
 fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const fokus_tensor *map,
@@ -54,13 +66,15 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
         H = H * k < 1 ? 1 : (int64_t)lround(H * k);
         W = W * k < 1 ? 1 : (int64_t)lround(W * k);
     }
-    /* the mean over S (e.g. sampler steps), in double */
-    double *m = calloc((size_t)(mh * mw), sizeof *m), *up = malloc((size_t)(H * W) * sizeof *up);
-    double *pic = malloc((size_t)(image->shape[0] * image->shape[1]) * 3 * sizeof *pic);
-    if (!m || !up || !pic) {
+    if (H > 4096 || W > 4096)
+        return fokus_fail(err, FOKUS_EINVAL, "overlay: image %s is over 4096 px a side: give opts.size (1..4096)",
+                          fokus_shape_str(image, b, sizeof b));
+    /* the mean over S (e.g. sampler steps), in double; the upsampled map in float */
+    double *m = calloc((size_t)(mh * mw), sizeof *m);
+    float *up = malloc((size_t)(H * W) * sizeof *up);
+    if (!m || !up) {
         free(m);
         free(up);
-        free(pic);
         return fokus_fail(err, FOKUS_ENOMEM, "overlay: out of memory");
     }
     for (int64_t s = 0; s < S; s++)
@@ -71,22 +85,16 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
     double lo = INFINITY, hi = -INFINITY;
     for (int64_t y = 0; y < H; y++)
         for (int64_t x = 0; x < W; x++) {
-            double v = bilinear(m, (int)mh, (int)mw, (int)y, (int)x, (int)H, (int)W);
-            up[y * W + x] = v;
+            taps t = bilinear_taps((int)mh, (int)mw, (int)y, (int)x, (int)H, (int)W);
+            double v = mix(&t, m[t.y0 * mw + t.x0], m[t.y0 * mw + t.x1], m[t.y1 * mw + t.x0], m[t.y1 * mw + t.x1]);
+            up[y * W + x] = (float)v;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
         }
     if (!isnan(o->vmin)) lo = o->vmin;
     if (!isnan(o->vmax)) hi = o->vmax;
     double span = hi > lo ? hi - lo : 1;
-    /* the picture, resampled the same way when `size` asks for another size */
     int64_t ih = image->shape[0], iw = image->shape[1];
-    for (int64_t y = 0; y < ih; y++)
-        for (int64_t x = 0; x < iw; x++) {
-            uint8_t rgb[3];
-            image_rgb(image, y, x, rgb);
-            for (int k = 0; k < 3; k++) pic[(size_t)k * (size_t)(ih * iw) + (size_t)(y * iw + x)] = rgb[k];
-        }
     const fokus_font *f = o->font;
     int title_h = title_height(f, o->title, IMG_LABEL_PX);
     canvas c;
@@ -97,18 +105,20 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
                 uint8_t col[3];
                 fokus_colormap_rgb(cm, (up[y * W + x] - lo) / span, col);
                 uint8_t *p = c.px + ((size_t)(y + title_h) * (size_t)W + (size_t)x) * 3;
-                for (int k = 0; k < 3; k++) {
-                    double base = (ih == H && iw == W) ? pic[(size_t)k * (size_t)(ih * iw) + (size_t)(y * iw + x)]
-                                                       : bilinear(pic + (size_t)k * (size_t)(ih * iw), (int)ih, (int)iw,
-                                                                  (int)y, (int)x, (int)H, (int)W);
-                    p[k] = (uint8_t)lround((1 - alpha) * base + alpha * col[k]);
-                }
+                /* the picture, resampled the same way when `size` asks for another size */
+                taps t = bilinear_taps((int)ih, (int)iw, (int)y, (int)x, (int)H, (int)W);
+                uint8_t a[3], bb[3], cc[3], d[3];
+                image_rgb(image, t.y0, t.x0, a);
+                image_rgb(image, t.y0, t.x1, bb);
+                image_rgb(image, t.y1, t.x0, cc);
+                image_rgb(image, t.y1, t.x1, d);
+                for (int k = 0; k < 3; k++)
+                    p[k] = (uint8_t)lround((1 - alpha) * mix(&t, a[k], bb[k], cc[k], d[k]) + alpha * col[k]);
             }
         canvas_title(&c, f, o->title, IMG_LABEL_PX, 4);
     }
     free(m);
     free(up);
-    free(pic);
     if (st != FOKUS_OK) return st;
     return canvas_emit(&c, ctx, "overlay", dst, out, err);
 }

@@ -159,6 +159,9 @@ fokus_status fokus_png_save(const char *path, const fokus_tensor *img, const fok
                               text[i].key ? text[i].key : "(null)");
         if (!text[i].value || text[i].len > (64u << 20))
             return fokus_fail(err, FOKUS_EINVAL, "save_png: text '%s': value missing or over 64 MiB", text[i].key);
+        if (memchr(text[i].value, 0, text[i].len))
+            return fokus_fail(err, FOKUS_EINVAL, "save_png: text '%s': the value holds a NUL byte (PNG text cannot)",
+                              text[i].key);
         extra += text_chunk_data_len(&text[i]) + 12;
     }
     fokus_tensor cimg;

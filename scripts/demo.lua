@@ -184,10 +184,12 @@ local labels = add("token_labels", {tokenizer = tok.tokenizer, tokens = tokens.t
 local matrix = add("token_matrix", {clip = clip.clip, tokens = tokens.tokens, labels = labels.labels}, "token_matrix")
 local maps = add("word_maps", {attention = sample.attention, image = preview.image, labels = labels.labels,
   alpha = 0.65, size = 256}, "word_maps")
-local sheet = add("contact_sheet", {images = maps.maps, cols = 4, colorbar = "attention to the word (0 = least, 1 = most)",
+local short = prompt
+if #short > 60 then short = short:sub(1, 60):gsub("%s+%S*$", "") .. " ..." end
+local sheet = add("contact_sheet", {images = maps.maps, colorbar = "attention to the word (0 = least, 1 = most)",
   title = string.format("Where each word of \"%s\" lands in the picture (DAAM)\n"
     .. "attention of the image patches to the word, mean over heads, blocks and %d steps, over the latent preview",
-    prompt, steps)}, "sheet")
+    short, steps)}, "sheet")
 local titled_preview = add("caption", {image = preview.image, title = string.format(
   "The latent after %d steps\n(latent preview, no VAE)", steps)}, "preview_caption")
 add("save_png", {image = matrix.image, path = OUT .. "/token_matrix.png"}, "save_token_matrix")

@@ -116,7 +116,7 @@ fokus_status fokus_overlay(fokus_ctx *ctx, const fokus_tensor *image, const foku
                            fokus_error *err);
 
 typedef struct fokus_sheet_opts {
-    int cols;                        /* pictures per row; <= 0: ceil(sqrt(n)) */
+    int cols;                        /* pictures per row; <= 0: ceil(sqrt(1.5 n)) */
     const char *const *labels;       /* NULL or one caption per picture */
     const char *title;               /* NULL or lines (split at \n) above the grid */
     const char *colorbar;            /* NULL or a colormap name: a 0..1 colour bar right */

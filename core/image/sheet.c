@@ -28,7 +28,8 @@ fokus_status fokus_contact_sheet(fokus_ctx *ctx, const fokus_tensor *const *imag
     if (o->colorbar && !(cm = fokus_colormap_find(o->colorbar)))
         return fokus_fail(err, FOKUS_EINVAL, "contact_sheet: unknown colormap '%s' (expected magma, viridis or gray)",
                           o->colorbar);
-    int cols = o->cols > 0 ? o->cols : (int)ceil(sqrt((double)n));
+    /* wider than tall by default (pages and screens are): 7 pictures -> 4 x 2 */
+    int cols = o->cols > 0 ? o->cols : (int)ceil(sqrt(1.5 * (double)n));
     if ((size_t)cols > n) cols = (int)n;
     int rows = (int)((n + (size_t)cols - 1) / (size_t)cols);
     const fokus_font *f = o->font;

@@ -42,7 +42,7 @@ return function(fokus)
          inputs = {{"clip", "CLIP"}, {"tokens", "TOKENS"}, {"labels", "LABELS"},
                    {"layer", "INT", {default = 0, min = 0, max = 64}},
                    {"colormap", "STRING", {default = "viridis", choices = {"viridis", "magma", "gray"}}},
-                   {"cell", "INT", {default = 40, min = 8, max = 64}}},
+                   {"cell", "INT", {default = 40, min = 8, max = 64}}}, -- px per token, at most (long prompts: less)
          outputs = {{"image", "IMAGE"}, {"matrix", "ATTN_MAP"}},
          run = function(i)
            local layers = i.clip:config().num_hidden_layers
@@ -58,7 +58,9 @@ return function(fokus)
            local title = string.format("Text encoder self-attention, layer %d of %d (mean of %d head%s)\n"
              .. "row = the token that looks, column = the token it looks at (causal: only earlier tokens)",
              layer, layers, heads, heads == 1 and "" or "s")
-           local img = fokus.heatmap(matrix, {rows = i.labels, cols = i.labels, cell = i.cell, colormap = i.colormap,
+           -- long prompts get smaller cells, so the picture stays under about 1000 px
+           local cell = math.min(i.cell, math.max(12, math.floor(960 / n)))
+           local img = fokus.heatmap(matrix, {rows = i.labels, cols = i.labels, cell = cell, colormap = i.colormap,
                                              title = title, colorbar = "attention weight", min = 0})
            return img, matrix
          end}
@@ -67,7 +69,7 @@ return function(fokus)
          description = "DAAM: for each word, where in the picture the image patches attend to it (averaged over "
                        .. "heads, blocks and steps), upsampled, normalized per word and laid over the picture",
          inputs = {{"attention", "ATTN_MAP"}, {"image", "IMAGE"}, {"labels", "LABELS"},
-                   {"tokens", "STRING", {default = ""}}, -- "" = every word between <bos> and <eos>
+                   {"tokens", "STRING", {default = ""}}, -- "" = every word (not <bos>, <eos>, punctuation)
                    {"colormap", "STRING", {default = "viridis", choices = {"viridis", "magma", "gray"}}},
                    {"alpha", "FLOAT", {default = 0.6, min = 0, max = 1}},
                    {"size", "INT", {default = 256, min = 16, max = 4096}}},
@@ -82,7 +84,8 @@ return function(fokus)
              tokens = {}
              for k = 1, n do
                local l = i.labels[k]
-               if l ~= "<bos>" and l ~= "<eos>" then tokens[#tokens + 1] = k end
+               -- words only: not <bos>, <eos> or punctuation
+               if l ~= "<bos>" and l ~= "<eos>" and l:find("[%w\128-\255]") then tokens[#tokens + 1] = k end
              end
            end
            local words = {}

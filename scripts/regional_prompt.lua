@@ -14,7 +14,7 @@ fokus.define{type = "regional_attention", inputs = {{"context", "TENSOR"}, {"lab
     if not k then error("'" .. i.word .. "' is not a token of the prompt", 0) end
     local q = fokus.randn({1, n * n, D}, {seed = 7})  -- stand-ins for the image patches' queries
     local bias = fokus.zeros{n * n, T}                -- [patch, token], row-major patches
-    for y = 1, n do for x = n / 2 + 1, n do bias:set((y - 1) * n + x, k, -math.huge) end end
+    for y = 1, n do for x = math.floor(n / 2) + 1, n do bias:set((y - 1) * n + x, k, -math.huge) end end
     local _, probs = fokus.attend(q, i.context, i.context, {bias = bias, probs = true})  -- [1, n*n, T]
     return probs:select(1, 1):transpose(1, 2):contiguous():reshape{1, T, n, n}
   end}

@@ -126,6 +126,10 @@ if clip_g_path then say("second text encoder: %s [%s]", clip_g_path, clip_g_pref
 say("diffusion model: %s", mmdit_path or string.format(
   "tiny MMDiT, seeded random weights (16 latent channels, 2 blocks, context width %d) -- set FOKUS_MMDIT for SD3",
   clip_width))
+if real and not clip_path then
+  say("  warning: %s holds no text encoder and FOKUS_CLIP is not set: the tiny CLIP's output, zero-padded,", mmdit_path)
+  say("  conditions the MMDiT, so its maps mean little")
+end
 if not real then
   say("  The tiny MMDiT is built with context and pooled width %d, the text encoder's width, so the", clip_width)
   say("  encoder output feeds it directly (mmdit.tiny's own default is 32). With random weights the")

@@ -203,6 +203,9 @@ add("save_png", {image = titled_preview.image, path = OUT .. "/preview.png"}, "s
 
 -- ----------------------------------------------------------------- run it
 
+-- word maps of an earlier, longer prompt would linger beside this run's
+for k = 1, 99 do os.remove(string.format("%s/word_%02d.png", OUT, k)) end
+
 local workflow = g:to_json()
 local f = assert(io.open(OUT .. "/workflow.json.tmp", "wb"))
 f:write(workflow, "\n")

@@ -145,7 +145,9 @@ end
 -- -> the definition (normalized).
 function M.define(spec, level)
   level = (level or 1) + 1
-  if type(spec) ~= "table" then fail("expected a table {type =, inputs =, outputs =, run =}, got " .. type(spec), level) end
+  if type(spec) ~= "table" then
+    fail("expected a table {type =, inputs =, outputs =, run =}, got " .. type(spec), level)
+  end
   for k in pairs(spec) do
     if not DEF_KEYS[k] then
       fail(string.format("unknown field '%s' (known: %s)", tostring(k), table.concat(sorted_keys(DEF_KEYS), ", ")),
@@ -153,7 +155,9 @@ function M.define(spec, level)
     end
   end
   local name = spec.type
-  if type(name) ~= "string" or name == "" then fail("type must be a non-empty string, got " .. tostring(name), level) end
+  if type(name) ~= "string" or name == "" then
+    fail("type must be a non-empty string, got " .. tostring(name), level)
+  end
   if type(spec.run) ~= "function" then
     fail(string.format("type '%s': run must be a function, got %s", name, type(spec.run)), level)
   end

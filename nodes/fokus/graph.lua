@@ -10,6 +10,7 @@
 -- of its type's output names gives an output reference (a link). Input values are
 -- links, or constants (plain Lua values; tensors and models by identity). Execution
 -- lives in run.lua, JSON in workflow.lua, Graphviz in dot.lua.
+local check = require "fokus.check"
 local define = require "fokus.define"
 
 local M = {}
@@ -37,40 +38,7 @@ M.is_node = is_node
 local function describe(n) return string.format("node %s (%s)", n.id, n.type) end
 M.describe = describe
 
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local la, lb = #a, #b
-  local row = {}
-  for j = 0, lb do row[j] = j end
-  for i = 1, la do
-    local diag = row[0]
-    row[0] = i
-    for j = 1, lb do
-      local up = row[j]
-      local best = diag + ((a:sub(i, i) == b:sub(j, j)) and 0 or 1)
-      if up + 1 < best then best = up + 1 end
-      if row[j - 1] + 1 < best then best = row[j - 1] + 1 end
-      row[j] = best
-      diag = up
-    end
-  end
-  return row[lb]
-end
-
--- " (did you mean 'x'?)" or " (known: a, b, c)" for a name outside `names`.
-local function suggest(name, names, what)
-  local best, bestd = nil, 99
-  for _, n in ipairs(names) do
-    local d = distance(n, name)
-    if d < bestd then best, bestd = n, d end
-  end
-  if best and bestd < #name and bestd <= math.max(2, math.floor(#name / 3)) then
-    return string.format(" (did you mean '%s'?)", best)
-  end
-  if #names == 0 then return "" end
-  if #names > 12 then return "" end
-  return string.format(" (%s: %s)", what, table.concat(names, ", "))
-end
+local suggest = check.suggest
 M.suggest = suggest
 
 local function socket_names(list)
@@ -138,12 +106,8 @@ function M.add(g, level, ty, inputs, opts)
   end
   local id, at
   if opts ~= nil then
-    if type(opts) ~= "table" then error("add: options must be a table, got " .. type(opts), level + 1) end
-    for k in pairs(opts) do
-      if k ~= "id" and k ~= "where" then
-        error(string.format("add: unknown option '%s' (known: id)", tostring(k)), level + 1)
-      end
-    end
+    -- (`where` is for from_json: the file the node came from)
+    check.checkopts("add", opts, {"id", "where"}, level + 1)
     id, at = opts.id, opts.where
   end
   if id == nil then
@@ -154,7 +118,9 @@ function M.add(g, level, ty, inputs, opts)
   elseif type(id) ~= "string" or id == "" then
     error("add: option 'id' must be a non-empty string, got " .. tostring(id), level + 1)
   end
-  if g.by_id[id] then error(string.format("add: id '%s' is already used by %s", id, describe(g.by_id[id])), level + 1) end
+  if g.by_id[id] then
+    error(string.format("add: id '%s' is already used by %s", id, describe(g.by_id[id])), level + 1)
+  end
   local ins = {}
   for k, v in pairs(inputs or {}) do
     if type(k) ~= "string" then

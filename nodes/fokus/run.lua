@@ -13,6 +13,7 @@
 --   "done", node = id, ...}; returning false interrupts the run, which raises
 --   "interrupted". Without `events`, a terminal display on stderr when it is a TTY.
 local core = require "fokus.core"
+local check = require "fokus.check"
 local define = require "fokus.define"
 local graph = require "fokus.graph"
 
@@ -168,19 +169,22 @@ end
 
 local function pack(...) return {n = select("#", ...), ...} end
 
+-- xpcall's handler: the message, and where in the node's code it came from (the
+-- error event carries the traceback; the raised error stays one line).
+local function with_traceback(e)
+  local msg = type(e) == "string" and e or tostring(e)
+  return {message = msg, traceback = debug.traceback(msg, 2)}
+end
+
 local INTERRUPTED = "interrupted"
 M.INTERRUPTED = INTERRUPTED
 
-local RUN_OPTS = {outputs = true, events = true}
+local RUN_OPTS = {"events", "outputs"}
 
 -- g:run{outputs = {...}, events = fn} -> results, report
 function M.run(g, opts)
   if getmetatable(g) ~= graph.Graph then error("run: expected a graph (call it as g:run{...})", 2) end
-  opts = opts or {}
-  if type(opts) ~= "table" then error("run: options must be a table, got " .. type(opts), 2) end
-  for k in pairs(opts) do
-    if not RUN_OPTS[k] then error(string.format("run: unknown option '%s' (known: events, outputs)", tostring(k)), 2) end
-  end
+  opts = check.checkopts("run", opts, RUN_OPTS, 2)
   local events = opts.events
   if events == nil then
     if core.isatty(io.stderr) then events = M.display(io.stderr) end
@@ -244,8 +248,15 @@ function M.run(g, opts)
       local ctx = {
         node = n.id,
         graph = g,
-        progress = function(value, max)
-          emit({type = "progress", node = n.id, node_type = n.type, value = value, max = max})
+        -- ctx.progress(value, max [, extra]): a progress event (extra's fields added, e.g.
+        -- a sampler's x and denoised); false once the run is interrupted
+        progress = function(value, max, extra)
+          local ev = {}
+          if type(extra) == "table" then
+            for k, v in pairs(extra) do ev[k] = v end
+          end
+          ev.type, ev.node, ev.node_type, ev.value, ev.max = "progress", n.id, n.type, value, max
+          emit(ev)
           return not interrupted
         end,
         interrupted = function() return interrupted end,
@@ -262,17 +273,16 @@ function M.run(g, opts)
         end,
       }
       local t0 = core.clock()
-      local res = pack(pcall(def.run, inputs, ctx))
+      local res = pack(xpcall(def.run, with_traceback, inputs, ctx))
       local dt = core.clock() - t0
       if not res[1] then
-        local msg = res[2]
+        local msg = res[2].message
         if msg == INTERRUPTED or interrupted then
           emit({type = "error", node = n.id, node_type = n.type, message = INTERRUPTED})
           error(INTERRUPTED, 0)
         end
-        if type(msg) ~= "string" then msg = tostring(msg) end
         local text = string.format("%s (added at %s): %s", graph.describe(n), n.where, msg)
-        emit({type = "error", node = n.id, node_type = n.type, message = text})
+        emit({type = "error", node = n.id, node_type = n.type, message = text, traceback = res[2].traceback})
         error(text, 0)
       end
       if interrupted then

@@ -16,50 +16,8 @@ local M = {}
 
 -- ------------------------------------------------------------------ options
 
-local function distance(a, b)
-  local la, lb = #a, #b
-  local row = {}
-  for j = 0, lb do row[j] = j end
-  for i = 1, la do
-    local diag = row[0]
-    row[0] = i
-    for j = 1, lb do
-      local up = row[j]
-      local best = diag + ((a:sub(i, i) == b:sub(j, j)) and 0 or 1)
-      if up + 1 < best then best = up + 1 end
-      if row[j - 1] + 1 < best then best = row[j - 1] + 1 end
-      row[j] = best
-      diag = up
-    end
-  end
-  return row[lb]
-end
-
--- Raises "fname: unknown option 'x' (did you mean 'y'?)" for keys outside `known`.
-local function checkopts(fname, opts, known, level)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(fname .. ": options must be a table, got " .. type(opts), level + 1)
-  end
-  for k in pairs(opts) do
-    if type(k) ~= "string" then
-      error(fname .. ": option keys must be strings, got " .. type(k), level + 1)
-    end
-    local ok, best, bestd = false, nil, 99
-    for _, name in ipairs(known) do
-      if name == k then ok = true end
-      local d = distance(name, k)
-      if d < bestd then best, bestd = name, d end
-    end
-    if not ok then
-      if bestd <= 2 then
-        error(string.format("%s: unknown option '%s' (did you mean '%s'?)", fname, k, best), level + 1)
-      end
-      error(string.format("%s: unknown option '%s' (known: %s)", fname, k, table.concat(known, ", ")), level + 1)
-    end
-  end
-  return opts
-end
+local check = require "fokus.check"
+local checkopts = check.checkopts
 
 local function checktype(fname, what, v, want, level)
   if type(v) ~= want then

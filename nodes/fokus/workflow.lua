@@ -6,6 +6,7 @@
 -- are JSON values. Text written by to_json reads back to a graph whose to_json is the
 -- same text (keys in a stable order, integers kept integers, reals with 17 digits).
 local core = require "fokus.core"
+local check = require "fokus.check"
 local define = require "fokus.define"
 local graph = require "fokus.graph"
 
@@ -43,10 +44,7 @@ end
 function M.to_json(g, opts)
   local indent = 2
   if opts ~= nil then
-    if type(opts) ~= "table" then error("to_json: options must be a table, got " .. type(opts), 2) end
-    for k in pairs(opts) do
-      if k ~= "indent" then error(string.format("to_json: unknown option '%s' (known: indent)", tostring(k)), 2) end
-    end
+    check.checkopts("to_json", opts, {"indent"}, 2)
     if opts.indent ~= nil then indent = opts.indent end
   end
   local doc = {}
@@ -84,10 +82,7 @@ function M.from_json(text, opts)
   if type(text) ~= "string" then error("from_json: text must be a string, got " .. type(text), 2) end
   local name = "workflow"
   if opts ~= nil then
-    if type(opts) ~= "table" then error("from_json: options must be a table, got " .. type(opts), 2) end
-    for k in pairs(opts) do
-      if k ~= "name" then error(string.format("from_json: unknown option '%s' (known: name)", tostring(k)), 2) end
-    end
+    check.checkopts("from_json", opts, {"name"}, 2)
     if opts.name ~= nil then name = tostring(opts.name) end
   end
   local doc, err = json.decode(text)

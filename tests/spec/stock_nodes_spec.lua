@@ -28,11 +28,16 @@ describe("stock node types", function()
     local lat = n.empty_latent{model = model, width = 8, height = 8, batch = 2}
     local noise = n.noise{latent = lat, seed = 5}
     local s = n.sample{model = model, noise = noise, cond = n.class_label{label = 2}, steps = 4, cfg = 3}
-    local progress = {}
+    local progress, last = {}, nil
     local r = g:run{events = function(ev)
-      if ev.type == "progress" then progress[#progress + 1] = ev.node .. ":" .. ev.value .. "/" .. ev.max end
+      if ev.type == "progress" then
+        progress[#progress + 1] = ev.node .. ":" .. ev.value .. "/" .. ev.max
+        last = ev
+      end
     end}
     assert.are.same({"5:1/4", "5:2/4", "5:3/4", "5:4/4"}, progress)
+    assert.are.equal(0, H.maxdiff(last.x, r[s].latent))  -- the step's x and denoised come with the event
+    assert.are.same({2, 4, 8, 8}, last.denoised:shape())
     local m = fokus.dit.tiny{seed = 1}
     local x = fokus.randn({2, 4, 8, 8}, {seed = 5})
     local want = fokus.sample(m, x, 2, {steps = 4, cfg = 3, progress = false})

@@ -7,7 +7,8 @@ return function(fokus)
   define{type = "empty_latent", category = "diffusion",
          description = "a zero latent [batch, C, height, width] in latent cells (C from the model)",
          inputs = {{"model", "MODEL"}, {"width", "INT", {default = 16, min = 1, max = 1024}},
-                   {"height", "INT", {default = 16, min = 1, max = 1024}}, {"batch", "INT", {default = 1, min = 1, max = 64}}},
+                   {"height", "INT", {default = 16, min = 1, max = 1024}},
+                   {"batch", "INT", {default = 1, min = 1, max = 64}}},
          outputs = {{"latent", "LATENT"}},
          run = function(i)
            return fokus.zeros{i.batch, i.model:config().in_channels, i.height, i.width}
@@ -28,7 +29,8 @@ return function(fokus)
 
   define{type = "dit_step", category = "diffusion",
          description = "one guided sampler step from sigma to sigma_next (cond and uncond as one batch)",
-         inputs = {{"model", "MODEL"}, {"x", "LATENT"}, {"sigma", "FLOAT", {min = 0}}, {"sigma_next", "FLOAT", {min = 0}},
+         inputs = {{"model", "MODEL"}, {"x", "LATENT"}, {"sigma", "FLOAT", {min = 0}},
+                   {"sigma_next", "FLOAT", {min = 0}},
                    {"cond", "CONDITIONING"}, {"uncond", "CONDITIONING", {optional = true}},
                    {"cfg", "FLOAT", {default = 1.0, min = 0, max = 100}},
                    {"sampler", "STRING", {default = "euler", choices = SAMPLERS}}},
@@ -46,7 +48,9 @@ return function(fokus)
 
   local function sample_opts(i, ctx)
     return {steps = i.steps, cfg = i.cfg, shift = i.shift, uncond = i.uncond, sampler = i.sampler, progress = false,
-            callback = function(step) return ctx.progress(step, i.steps) end}
+            callback = function(step, x, denoised)
+              return ctx.progress(step, i.steps, {x = x, denoised = denoised})
+            end}
   end
 
   define{type = "sample", category = "diffusion",

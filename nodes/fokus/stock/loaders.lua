@@ -40,7 +40,9 @@ return function(fokus)
          inputs = {{"seed", "INT", {default = 1, min = 0}}, {"width", "INT", {default = 64, min = 1, max = 4096}},
                    {"layers", "INT", {default = 2, min = 1, max = 64}}, {"heads", "INT", {optional = true, min = 1}}},
          outputs = {{"clip", "CLIP"}},
-         run = function(i) return fokus.clip.tiny{seed = i.seed, width = i.width, layers = i.layers, heads = i.heads} end}
+         run = function(i)
+           return fokus.clip.tiny{seed = i.seed, width = i.width, layers = i.layers, heads = i.heads}
+         end}
 
   define{type = "tiny_dit", category = "loaders",
          description = "a small DiT with seeded random weights (4 latent channels, 10 classes)",

@@ -5,8 +5,9 @@ local core = require "fokus.core"
 
 local M = {}
 
-local WORD_MAP_OPTS = {tokens = true, labels = true, titles = true, colormap = true, alpha = true, size = true,
-                       font = true, min = true, max = true}
+local check = require "fokus.check"
+
+local WORD_MAP_OPTS = {"tokens", "labels", "titles", "colormap", "alpha", "size", "font", "min", "max"}
 
 -- fokus.word_maps(attention, image [, {tokens =, labels =, titles =, colormap =, alpha =,
 --   size =, font =, min =, max =}]) -> {img, ...}: for each chosen token, its map over the
@@ -16,11 +17,7 @@ local WORD_MAP_OPTS = {tokens = true, labels = true, titles = true, colormap = t
 -- attention: float [T, h, w] or [S, T, h, w] (as model:forward's `attention`, [1, T, h, w]);
 -- tokens: 1-based token positions (default all T); labels: one per position in `tokens`.
 function M.word_maps(attention, image, opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then error("word_maps: options must be a table, got " .. type(opts), 2) end
-  for k in pairs(opts) do
-    if not WORD_MAP_OPTS[k] then error(string.format("word_maps: unknown option '%s'", tostring(k)), 2) end
-  end
+  opts = check.checkopts("word_maps", opts, WORD_MAP_OPTS, 2)
   if not core.is_tensor(attention) then error("word_maps: attention must be a fokus.Tensor, got " .. type(attention), 2) end
   local nd = attention:dim()
   if nd ~= 3 and nd ~= 4 then

@@ -255,7 +255,7 @@ describe('pictures', function()
     assert.is_true(titled[1]:size(1) > 32)
     assert.error_matches(function() fokus.word_maps(attn, pic, {tokens = {6}}) end, 'tokens%[1%] must be a position in 1..5')
     assert.error_matches(function() fokus.word_maps(attn, pic, {tokens = {1}, labels = {}}) end, 'one label per token')
-    assert.error_matches(function() fokus.word_maps(attn, pic, {token = {1}}) end, "unknown option 'token'")
+    assert.error_matches(function() fokus.word_maps(attn, pic, {token = {1}}) end, "unknown option 'token' %(did you mean 'tokens'%?%)")
 
     -- the sheet: a grid of equal cells with 10 px gaps
     local red = fokus.zeros({4, 4, 3}, 'u8')

@@ -64,6 +64,8 @@ endif
 # Debian packages the build, tests and demo need (checked by `make deps`).
 DEB_PACKAGES := lua5.4 liblua5.4-dev libsimde-dev libstb-dev lua-busted libjansson-dev \
                 libutf8proc-dev zlib1g-dev pkg-config
+# DejaVu Sans for the labels of pictures (found at run time; stb_easy_font without it)
+DEB_PACKAGES += fonts-dejavu-core
 
 DEB_PACKAGES += $(LUA_DEBS)
 # The other hosts `make test` runs the suite under: installed like the rest when root;
@@ -227,10 +229,12 @@ $(BLASBASE): tests/bench/lblasbase.c $(LIB) tests/bench/bench.h tests/bench/blas
 	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -DFOKUS_HAVE_OPENBLAS -I$(BLAS_INC) -shared -o $@ $< $(LIB) \
 	  $(DEP_LIBS) -lopenblas
 
+# Headless: no display or terminal needed (progress lines only on a TTY); pictures in out/.
 demo: deps
 	@$(MAKE) --no-print-directory programs
 	@mkdir -p out
 	$(HOST) scripts/demo.lua
+	$(HOST) scripts/regional_prompt.lua
 
 # Under SANITIZE=1 the Lua module is instrumented: lua5.4 (busted) needs the ASan and
 # UBSan runtimes preloaded to load it.

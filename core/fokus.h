@@ -6,7 +6,9 @@
  * function. It has no Lua in it: a C program can link libfokus.a and use everything
  * declared here. The parts, bottom up (each uses only those above it in this list):
  *
- *   base/       status codes, memory, context (threads, scratch), tensors, safetensors, PNG
+ *   base/       status codes, memory, context (threads, scratch), tensors, safetensors
+ *   image/      heat maps, colour bars, text labels, word maps, contact sheets, PNG files
+ *               (uses base only)
  *   linalg/     GEMM, batched matmul, LayerNorm/RMSNorm/activations
  *   text/       CLIP byte-level BPE tokenizer and its text clean-up (ftfy, HTML, Unicode)
  *   attention/  flash attention
@@ -18,6 +20,7 @@
 #define FOKUS_H
 
 #include "base/fokus_base.h"
+#include "image/fokus_image.h"
 #include "linalg/fokus_linalg.h"
 #include "text/fokus_text.h"
 #include "attention/fokus_attention.h"

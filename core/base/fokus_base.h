@@ -1,6 +1,6 @@
 /*
  * fokus base: status codes, memory, the context (thread pool, scratch), half and
- * random numbers, tensors, safetensors files and PNG images. Uses nothing else of the
+ * random numbers, tensors and safetensors files. Uses nothing else of the
  * core; every other part of it builds on this.
  *
  * Conventions shared by every function:
@@ -462,28 +462,6 @@ fokus_status fokus_st_save(const char *path, const char *const *names, const fok
                            size_t n, const char *const *meta_keys, const char *const *meta_values,
                            size_t n_meta, fokus_error *err);
 
-
-/* ------------------------------------------------------------------------------------
- * Images: attention maps as PNG heat maps
- * ---------------------------------------------------------------------------------- */
-
-typedef struct fokus_heatmap_opts {
-    int cell;                        /* pixels per map cell; <= 0: about 512 px a side */
-    double vmin, vmax;               /* colour range; NAN: the map's finite min / max */
-    const char *colormap;            /* "magma" (default), "viridis", "gray" */
-    const char *const *row_labels;   /* NULL or one label per row (ASCII shown; others '?') */
-    size_t n_row_labels;
-    const char *const *col_labels;   /* NULL or one per column, drawn vertically on top */
-    size_t n_col_labels;
-} fokus_heatmap_opts;
-
-/* Colours a 2-d float map [rows, cols] into a new u8 image [H, W, 3]. Labels are drawn
- * when cells are at least 8 px. opts may be NULL. */
-fokus_status fokus_heatmap(const fokus_tensor *map, const fokus_heatmap_opts *opts, fokus_tensor *img,
-                           fokus_error *err);
-
-/* Writes a u8 image [H, W] or [H, W, C] (C = 1..4) as PNG, atomically. */
-fokus_status fokus_png_save(const char *path, const fokus_tensor *img, fokus_error *err);
 
 #ifdef __cplusplus
 }

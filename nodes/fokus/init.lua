@@ -44,8 +44,19 @@ fokus.sample = sample.sample
 -- fokus.score_mod / mask_mod / block_mask, fokus.mods and the symbolic-aware
 -- fokus.where / abs / min / max / exp / log / tanh / sqrt (nodes/fokus/mods.lua).
 require("fokus.mods").install(fokus)
+-- Pictures: fokus.word_maps (DAAM maps over an image) and fokus.token_labels.
+local pictures = require "fokus.pictures"
+fokus.word_maps = pictures.word_maps
+fokus.token_labels = pictures.token_labels
+
 -- The node layer: fokus.define, fokus.node_types, fokus.graph, fokus.nodes and the
 -- stock node types (nodes/fokus/nodegraph.lua).
 require("fokus.nodegraph").install(fokus)
+
+-- Picture node types (token_matrix, word_maps, contact_sheet, save_png with the
+-- workflow inside, ...): nodes/fokus/picture_nodes.lua.
+require("fokus.picture_nodes")(fokus)
+-- sd3_conditioning: CLIP outputs padded to an MMDiT's widths (nodes/fokus/sd3_nodes.lua).
+require("fokus.sd3_nodes")(fokus)
 
 return fokus

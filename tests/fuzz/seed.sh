@@ -9,6 +9,11 @@ case "$target" in
     # the prompts of the A1111 differential test (in the repository: no ../shared needed)
     "$seed" tests/data/schedule_diff.jsonl prompt "$dir" >/dev/null ;;
 esac
+case "$target" in
+  fuzz_png)
+    # a small PNG with a tEXt and an iTXt chunk (in the repository)
+    cp tests/data/small_with_text.png "$dir/" ;;
+esac
 [ -d "$shared/oracles" ] || { echo "no $shared/oracles: empty seed corpus"; exit 0; }
 case "$target" in
   fuzz_safetensors)

@@ -302,6 +302,10 @@ void lf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const lua
         luaL_setfuncs(L, meta, 0);
         lua_newtable(L);
         luaL_setfuncs(L, methods, 0);
+        /* also kept as __methods: other files add methods there, and the Lua side may
+         * replace __index with a function (nodes/fokus/mods.lua) */
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "__methods");
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);

@@ -199,7 +199,7 @@ void lf_open_layout(lua_State *L)
     static const luaL_Reg funcs[] = {{"stack", l_stack}, {NULL, NULL}};
     /* the methods join the Tensor's method table (its __index) */
     luaL_getmetatable(L, LF_TENSOR);
-    lua_getfield(L, -1, "__index");
+    lua_getfield(L, -1, "__methods");
     luaL_setfuncs(L, methods, 0);
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);

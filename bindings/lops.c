@@ -387,7 +387,7 @@ void lf_open_ops(lua_State *L)
      * table itself is left in place: other parts may wrap it) */
     luaL_getmetatable(L, LF_TENSOR);
     luaL_setfuncs(L, meta, 0);
-    lua_getfield(L, -1, "__index");
+    lua_getfield(L, -1, "__methods");
     if (lua_istable(L, -1)) luaL_setfuncs(L, methods, 0);
     lua_pop(L, 2);
     luaL_setfuncs(L, funcs, 0);

@@ -217,7 +217,7 @@ void lf_open_reduce(lua_State *L)
     };
     /* the methods join the Tensor's method table (its __index), and the module too */
     luaL_getmetatable(L, LF_TENSOR);
-    lua_getfield(L, -1, "__index");
+    lua_getfield(L, -1, "__methods");
     luaL_setfuncs(L, methods, 0);
     lua_pop(L, 2);
     luaL_setfuncs(L, methods, 0);

@@ -415,25 +415,25 @@ function M.install(fokus)
   local prev = {}
   for _, name in ipairs{"where", "abs", "min", "max", "exp", "log", "tanh", "sqrt"} do prev[name] = fokus[name] end
   local is_tensor = fokus.is_tensor
-  function fokus.where(c, a, b)
+  function fokus.where(c, a, b, opts)
     local h = hook_of(c, a, b)
     if h then return h("where", c, a, b) end
     if type(c) == "boolean" and not is_tensor(a) and not is_tensor(b) then
       if c then return a else return b end
     end
-    if prev.where then return prev.where(c, a, b) end
+    if prev.where then return prev.where(c, a, b, opts) end
     error("fokus.where: expected a symbolic or Lua boolean condition (tensor where is not available in this build)", 2)
   end
   for _, name in ipairs{"abs", "exp", "log", "tanh", "sqrt"} do
     local f = name == "tanh" and fold1.tanh or math[name]
-    fokus[name] = function(x)
+    fokus[name] = function(x, opts)
       local h = hook_of(x)
       if h then return h(name, x) end
       if type(x) == "number" then return f(x) end
       if is_tensor(x) then
-        if prev[name] then return prev[name](x) end
+        if prev[name] then return prev[name](x, opts) end
         local m = x[name]
-        if m then return m(x) end
+        if m then return m(x, opts) end
       end
       error("fokus." .. name .. ": expected a number, tensor or symbolic value, got " .. type(x), 2)
     end
@@ -454,7 +454,7 @@ function M.install(fokus)
   -- hands keys whose metatable has __fokus_index to it; method lookup (string keys)
   -- stays one table read.
   local mt = getmetatable(fokus.zeros{1})
-  local old = mt.__index
+  local old = rawget(mt, "__methods") or mt.__index -- the method table, also when loaded again
   if type(old) == "table" then
     mt.__index = function(t, key)
       local m = old[key]

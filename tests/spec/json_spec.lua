@@ -12,8 +12,12 @@ describe("fokus.json.encode", function()
   end)
 
   it("keeps integers integers and writes reals with the fewest digits that read back exactly", function()
-    assert.are.equal("[1,1.0,0.1,-0.0,1e+300,0.3333333333333333,9007199254740992.0]",
-                     json.encode({1, 1.0, 0.1, -0.0, 1e300, 1 / 3, 2 ^ 53}))
+    if math.type then -- integers and floats are distinct only where Lua has an integer subtype
+      assert.are.equal("[1,1.0,0.1,-0.0,1e+300,0.3333333333333333,9007199254740992.0]",
+                       json.encode({1, 1.0, 0.1, -0.0, 1e300, 1 / 3, 2 ^ 53}))
+    else
+      assert.are.equal("[1,0.1,1e+300,0.3333333333333333]", json.encode({1, 0.1, 1e300, 1 / 3}))
+    end
     for _, x in ipairs({0.1, 1 / 3, 1e300, 5e-324, 2 ^ 53, 3.0, -2.5e-320, 123456789.125}) do
       local y = json.decode(json.encode(x))
       assert.are.equal(x, y)

@@ -455,8 +455,10 @@ describe('definition-time errors', function()
     assert.matches('fokus%.where', e)
     e = err_of(fokus.score_mod, function(s) return s .. 'x' end)
     assert.matches('fokus%.where', e)
-    e = err_of(fokus.score_mod, function(s) return #s end)
-    assert.matches('fokus%.where', e)
+    if not rawget(_G, "jit") then -- LuaJIT (5.1 semantics) ignores __len on tables
+      e = err_of(fokus.score_mod, function(s) return #s end)
+      assert.matches('fokus%.where', e)
+    end
     e = err_of(fokus.score_mod, function(s) return s() end)
     assert.matches('fokus%.where', e)
     e = err_of(fokus.score_mod, function(s) return math.max(s, 0) end)

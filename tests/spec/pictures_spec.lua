@@ -19,7 +19,7 @@ end
 
 local function readall(path)
   local f = assert(io.open(path, 'rb'))
-  local s = f:read('a')
+  local s = f:read('*a')
   f:close()
   return s
 end

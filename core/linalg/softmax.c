@@ -30,14 +30,10 @@
  * 5e-9 relative on |r| <= ln2/2), times 2^n by an add into the exponent field.
  * x < -86.6 gives 0 (2^n would leave the normal range: a flush, not a subnormal),
  * x > 88.72 gives inf, NaN stays NaN. */
-static inline simde__m512 exp_ps(simde__m512 x)
+/* The shared core of both: xc already clamped into [-86.6, 88.72], no NaN. */
+static inline simde__m512 exp_core_ps(simde__m512 xc)
 {
-    const simde__m512 lo = simde_mm512_set1_ps(-86.6f), hi = simde_mm512_set1_ps(88.72f);
     const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: adding it rounds */
-    simde__mmask16 under = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_LT_OQ);
-    simde__mmask16 over = simde_mm512_cmp_ps_mask(x, hi, SIMDE_CMP_GT_OQ);
-    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
-    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, lo), hi); /* NaN -> lo */
     simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
     simde__m512 n = simde_mm512_sub_ps(t, shifter);
     simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
@@ -52,7 +48,16 @@ static inline simde__m512 exp_ps(simde__m512 x)
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
     /* the low mantissa bits of t hold n; the shift drops the shifter's own bits */
     simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
-    simde__m512 y = simde_mm512_castsi512_ps(simde_mm512_add_epi32(simde_mm512_castps_si512(p), e));
+    return simde_mm512_castsi512_ps(simde_mm512_add_epi32(simde_mm512_castps_si512(p), e));
+}
+
+static inline simde__m512 exp_ps(simde__m512 x)
+{
+    const simde__m512 lo = simde_mm512_set1_ps(-86.6f), hi = simde_mm512_set1_ps(88.72f);
+    simde__mmask16 under = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_LT_OQ);
+    simde__mmask16 over = simde_mm512_cmp_ps_mask(x, hi, SIMDE_CMP_GT_OQ);
+    simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
+    simde__m512 y = exp_core_ps(simde_mm512_min_ps(simde_mm512_max_ps(x, lo), hi)); /* NaN -> lo */
     y = simde_mm512_mask_mov_ps(y, under, simde_mm512_setzero_ps());
     y = simde_mm512_mask_mov_ps(y, over, simde_mm512_set1_ps(INFINITY));
     return simde_mm512_mask_mov_ps(y, nan, x);
@@ -64,23 +69,8 @@ static inline simde__m512 exp_ps(simde__m512 x)
 static inline simde__m512 exp_nonpos_ps(simde__m512 x)
 {
     const simde__m512 lo = simde_mm512_set1_ps(-86.6f);
-    const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f);
     simde__mmask16 under = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_LT_OQ);
-    simde__m512 xc = simde_mm512_max_ps(x, lo);
-    simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
-    simde__m512 n = simde_mm512_sub_ps(t, shifter);
-    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
-    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-2.12194440e-4f), r);
-    simde__m512 p = simde_mm512_set1_ps(1.0f / 5040);
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 720));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 120));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 24));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f / 6));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.5f));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
-    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
-    simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
-    simde__m512 y = simde_mm512_castsi512_ps(simde_mm512_add_epi32(simde_mm512_castps_si512(p), e));
+    simde__m512 y = exp_core_ps(simde_mm512_max_ps(x, lo));
     return simde_mm512_mask_mov_ps(y, under, simde_mm512_setzero_ps());
 }
 

@@ -10,7 +10,12 @@
  * instead of holding the caller for a scheduler time slice. For that, the chunk
  * counter carries the job's id (state = id << 32 | next chunk) and a claim is a
  * compare-and-swap that fails once the job has changed; the job's fields are read
- * under a seqlock on that id (id 0 while the caller rewrites them). */
+ * under a seqlock on that id (id 0 while the caller rewrites them).
+ *
+ * fork(): only the forking thread survives in the child, so a context made before a
+ * fork (an nginx/OpenResty master, a preforking server) would wait for workers that do
+ * not exist there. The pool remembers the process that started its workers; the first
+ * call in another process forgets the dead workers and starts its own. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -68,6 +73,7 @@ struct fokus_ctx {
     atomic_int sleeping_main;
 
     atomic_bool interrupt;
+    pid_t pid;                     /* the process the workers run in */
     scratch_buf *scratch;          /* [FOKUS_SCRATCH_SLOTS][nthreads + 1] */
     fokus_allocator *alloc;        /* scratch and the *_ctx tensors come from here */
 };
@@ -187,9 +193,28 @@ static void *worker_main(void *p)
     return NULL;
 }
 
+/* In a child of fork(): the parent's workers are not here. Forget them (joining
+ * would wait forever) and re-make the locks, which a worker may have held at the fork. */
+static void forget_forked_workers(fokus_ctx *ctx)
+{
+    free(ctx->threads);
+    free(ctx->wargs);
+    ctx->threads = NULL;
+    ctx->wargs = NULL;
+    pthread_mutex_init(&ctx->mu, NULL);
+    pthread_cond_init(&ctx->cv_work, NULL);
+    pthread_cond_init(&ctx->cv_done, NULL);
+    atomic_store(&ctx->stop, 0);
+    atomic_store(&ctx->sleeping_main, 0);
+}
+
 static void stop_workers(fokus_ctx *ctx)
 {
     if (!ctx->threads) return;
+    if (ctx->pid != getpid()) {
+        forget_forked_workers(ctx);
+        return;
+    }
     pthread_mutex_lock(&ctx->mu);
     atomic_store(&ctx->stop, 1);
     pthread_cond_broadcast(&ctx->cv_work);
@@ -214,6 +239,7 @@ static void free_scratch(fokus_ctx *ctx)
 static fokus_status start_workers(fokus_ctx *ctx, int n, fokus_error *err)
 {
     ctx->nthreads = 1;
+    ctx->pid = getpid();
     ctx->scratch = calloc((size_t)FOKUS_SCRATCH_SLOTS * (size_t)(n + 1), sizeof *ctx->scratch);
     if (!ctx->scratch) return fokus_fail(err, FOKUS_ENOMEM, "threads: out of memory");
     if (n > 1) {
@@ -306,12 +332,15 @@ int fokus_ctx_threads(const fokus_ctx *ctx)
     return ctx ? ctx->nthreads : 1;
 }
 
+static void respawn_after_fork(fokus_ctx *ctx);
+
 fokus_status fokus_ctx_set_threads(fokus_ctx *ctx, int n, fokus_error *err)
 {
     if (tls_ctx == ctx)
         return fokus_fail(err, FOKUS_EINVAL, "threads: cannot resize the pool from inside a task");
     if (n <= 0) n = fokus_online_cores();
     if (n > 1024) n = 1024;
+    if (ctx->threads && ctx->pid != getpid()) respawn_after_fork(ctx);
     if (n == ctx->nthreads) return FOKUS_OK;
     int old = ctx->nthreads;
     stop_workers(ctx);
@@ -347,10 +376,22 @@ void *fokus_ctx_scratch(fokus_ctx *ctx, int slot, int worker, size_t bytes)
     return b->p;
 }
 
+/* First parallel call in a child of fork(): a new set of workers for this process
+ * (or none, if they cannot start: the caller then runs every chunk itself). */
+static void respawn_after_fork(fokus_ctx *ctx)
+{
+    int n = ctx->nthreads;
+    stop_workers(ctx);
+    free_scratch(ctx);
+    fokus_error ignore;
+    if (start_workers(ctx, n, &ignore) != FOKUS_OK) start_workers(ctx, 1, &ignore);
+}
+
 void fokus_parallel(fokus_ctx *ctx, int64_t n, int64_t grain, fokus_range_fn fn, void *arg)
 {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
+    if (ctx && ctx->threads && tls_ctx != ctx && ctx->pid != getpid()) respawn_after_fork(ctx);
     if (!ctx || ctx->nthreads <= 1 || n <= grain || tls_ctx == ctx) {
         int worker = (ctx && tls_ctx == ctx) ? tls_worker : 0;
         fn(arg, 0, n, worker);

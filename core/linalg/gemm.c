@@ -61,11 +61,12 @@
 #endif
 #define GEMM_A_GROUP 8 /* micro-panels per packing task */
 
-/* Up to this many rows, an f32 B [K,N] is not packed (see gemm_packed): measured
- * (1 thread, CPU time, interleaved, N = 3072, K = 768) 1.57x at M = 9, 1.14x at 48,
- * 1.07-1.25x at 77 (also K = 3072, N = 768), 1.04x at 100, even at 128 and 200. */
+/* Up to this many rows, an f32 B [K,N] is not packed (see gemm_packed). Against
+ * packing row by row (pack_b_n; 2 threads, interleaved, N = 3072, K = 768, Xeon):
+ * 1.3-1.4x at M = 16, 1.13-1.18x at 40, 1.02-1.04x at 64, even at 77 (also K = 3072,
+ * N = 768), 0.87-0.94x at 100. */
 #ifndef GEMM_DIRECT_M
-#define GEMM_DIRECT_M 112
+#define GEMM_DIRECT_M 80
 #endif
 
 /* All of A is packed at once (per worker) up to this many bytes. */

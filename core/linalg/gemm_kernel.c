@@ -287,37 +287,39 @@ void fokus_gemm_store_ct(const float *Ct, int64_t mp, int64_t M, int64_t ncols, 
 #define PACK_B_AHEAD 8
 #endif
 
-/* B is [K][ldb]: each k row of a panel is NR contiguous elements. One panel at a time,
- * so the destination is written as one sequential stream: with k outermost the panels
- * are NR*kc floats apart (48 KiB at kc = 384, a multiple of 4 KiB), their ten-odd
- * write streams fall into the same L1 sets and evict each other (measured 5-8% slower
- * overall at M = 77). The source, a column strip of NR elements per row, is read
- * PACK_B_AHEAD rows ahead by prefetch: the hardware prefetchers do not follow runs of
- * two lines a whole row apart. */
+/* B is [K][ldb]: each k row of a panel is NR contiguous elements. Row by row: each
+ * k row of the block (nb elements, all its full panels) is read as one run and
+ * scattered into the panels, PACK_B_AHEAD rows ahead by prefetch (the hardware
+ * prefetchers do not follow runs a whole row apart). Panel by panel instead (two lines
+ * per row, each panel a separate pass down the rows) measured 2-9% slower overall at
+ * 1024x1536x1536 and 2048^3 and 9-15% slower at M = 128 and 200 (N = 3072, K = 768;
+ * 2 threads, Xeon with 48 KiB L1d): every row costs a new page and a wait on L3 for two
+ * lines instead of a run of up to ten. (On the Zen 5 host, at M = 77, the panel order
+ * had measured 5-8% faster; such few-row products now read f32 B in place, see
+ * GEMM_DIRECT_M in gemm.c.) A ragged last panel is filled element by element. */
 GEMM_INLINE void pack_b_n(const void *B, fokus_dtype dt, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
                           int64_t nb, float *dst)
 {
-    const int64_t npanels = (nb + GEMM_NR - 1) / GEMM_NR;
+    const int64_t npanels = (nb + GEMM_NR - 1) / GEMM_NR, nfull = nb / GEMM_NR;
     const int esz = dt == FOKUS_F32 ? 4 : 2;
-    for (int64_t q = 0; q < npanels; q++) {
+    const int64_t rowb = ldb * esz, span = nfull * GEMM_NR * esz;
+    const char *src = (const char *)B + (p0 * ldb + j0) * esz;
+    for (int64_t k = 0; k < kc; k++) {
+        const char *r = src + k * rowb;
+        if (k + PACK_B_AHEAD < kc)
+            for (int64_t off = 0; off < span; off += 64) __builtin_prefetch(r + PACK_B_AHEAD * rowb + off, 0, 3);
+        for (int64_t q = 0; q < nfull; q++)
+            for (int j = 0; j < GEMM_NV; j++)
+                simde_mm512_store_ps(dst + (q * kc + k) * GEMM_NR + 16 * j,
+                                     gemm_load16(r + (q * GEMM_NR + 16 * j) * esz, dt));
+    }
+    for (int64_t q = nfull; q < npanels; q++) {
         const int64_t c0 = q * GEMM_NR;
         float *d = dst + q * GEMM_NR * kc;
-        const char *src = (const char *)B + ((p0 * ldb) + j0 + c0) * esz;
-        if (c0 + GEMM_NR <= nb) {
-            for (int64_t k = 0; k < kc; k++) {
-                const char *r = src + k * ldb * esz;
-                if (k + PACK_B_AHEAD < kc)
-                    for (int off = 0; off < GEMM_NR * esz; off += 64)
-                        __builtin_prefetch(r + PACK_B_AHEAD * ldb * esz + off, 0, 3);
-                for (int j = 0; j < GEMM_NV; j++)
-                    simde_mm512_store_ps(d + k * GEMM_NR + 16 * j, gemm_load16(r + 16 * j * esz, dt));
-            }
-        } else {
-            for (int64_t k = 0; k < kc; k++) {
-                const int64_t row = (p0 + k) * ldb + j0;
-                for (int c = 0; c < GEMM_NR; c++)
-                    d[k * GEMM_NR + c] = c0 + c < nb ? fokus_gemm_b_at(B, dt, row + c0 + c) : 0.0f;
-            }
+        for (int64_t k = 0; k < kc; k++) {
+            const int64_t row = (p0 + k) * ldb + j0;
+            for (int c = 0; c < GEMM_NR; c++)
+                d[k * GEMM_NR + c] = c0 + c < nb ? fokus_gemm_b_at(B, dt, row + c0 + c) : 0.0f;
         }
     }
 }

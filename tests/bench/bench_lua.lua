@@ -59,12 +59,23 @@ local function calls_for(seconds_of_one)
   return n
 end
 
--- fn(n) runs n calls; returns a block size after a warm-up of about a block
+-- fn(n) runs n calls; returns a block size after a warm-up of at least WARM seconds
+-- and WARM_CALLS calls. Why that long: a script's first large results come fresh from
+-- the kernel (page faults on first touch) until the collector has handed a few dead
+-- ones back to the allocator's cache; at 2048^2 (16 MiB results) that took ~6 calls
+-- and made them 10-60% slower, so a warm-up of one block (two calls there) left the
+-- first 2048^3 row of the table ~10% below the same kernel called from C, while the
+-- 200-call loop below (steady state) ran at the C kernel's rate.
+local WARM, WARM_CALLS = 0.3, 8
 local function calibrate(fn)
   local t0 = fokus.clock()
   fn(1)
   local n = calls_for(fokus.clock() - t0)
-  fn(n)
+  local done = 1
+  while done < WARM_CALLS or fokus.clock() - t0 < WARM do
+    fn(n)
+    done = done + n
+  end
   return n
 end
 

@@ -184,6 +184,7 @@ static void test_large_shapes(void)
         {77, 768, 768}, {1000, 70, 33}, {33, 1000, 1000}, {129, 700, 1537}, {3, 2049, 260}, {300, 64, 900},
         {4100, 40, 30}, {200, 2000, 800}, {1000, 1000, 100},
         {2100, 20, 1100}, {5000, 40, 520}, /* A over 8 MB: packed per (row block, k block) */
+        {80, 650, 390}, {81, 1000, 777},   /* either side of GEMM_DIRECT_M: B [K,N] in place / packed row by row */
     };
     double worst = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)

@@ -377,15 +377,18 @@ fokus_status fokus_gemm_mlp(fokus_ctx *ctx, int64_t M, int64_t K, const float *A
     const int64_t hid = fc1->n;
     if (M == 0 || fc2->n == 0) return FOKUS_OK;
     if (!(K > 0 && hid > 0 && rows_fits(M, fc1) && rows_fits(M, fc2))) {
-        /* the plain path: the hidden layer [M, hid] in a buffer of its own */
-        float *h = (float *)fokus_alloc((size_t)(M * (hid > 0 ? hid : 1)) * sizeof(float));
+        /* the plain path: the hidden layer [M, I] in the context's scratch (fokus_gemm
+         * does not use this slot's shared buffer) or a buffer of its own */
+        const size_t hbytes = (size_t)(M * (hid > 0 ? hid : 1)) * sizeof(float);
+        float *h = ctx ? (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_B, fokus_ctx_threads(ctx), hbytes)
+                       : (float *)fokus_alloc(hbytes);
         if (!h) return fokus_fail(err, FOKUS_ENOMEM, "gemm_mlp: out of memory for the hidden layer");
         fokus_gemm_part p1 = *fc1;
         p1.accumulate = false;
         p1.c = h;
         p1.ldc = hid;
         if ((st = part_plain(ctx, M, K, A, lda, &p1, err)) == FOKUS_OK) st = part_plain(ctx, M, hid, h, hid, fc2, err);
-        fokus_free(h);
+        if (!ctx) fokus_free(h);
         return st;
     }
     /* the hidden layer stays transposed, [I][mp]: fc1 writes it as its C^T, fc2 reads

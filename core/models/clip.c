@@ -3,7 +3,10 @@
  *
  * The residual stream x [rows, D] and the per-layer temporaries live in one scratch
  * block of the context, so a forward pass allocates only its outputs. Bias adds and
- * residual adds are fused into the GEMMs (bias argument, accumulate = true). */
+ * residual adds are fused into the GEMMs (bias argument, accumulate = true); q, k and v
+ * are one fokus_gemm_group (one parallel region, LN output packed once), and the MLP
+ * is one fokus_gemm_mlp (activation applied in the fc1 store, hidden layer never
+ * written row-major). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -47,7 +47,7 @@
 /* acc[r][v] = sum_k b[r*sr + k] * at[k][16v .. 16v+15]; tile stored as tmp[r][16V]
  * (rows of C^T). */
 ROWS_INLINE void rows_tile(const int V, const int R, int64_t K, const float *restrict at, const float *restrict b,
-                           int64_t sr, float *restrict tmp)
+                           int64_t sr, const float *bias, float *restrict tmp)
 {
     simde__m512 acc[8][6];
     for (int r = 0; r < R; r++)
@@ -67,15 +67,21 @@ ROWS_INLINE void rows_tile(const int V, const int R, int64_t K, const float *res
         }
         at += 16 * V;
     }
+    if (bias) /* (sum + bias) rounded once, as the unfused store adds it */
+        for (int r = 0; r < R; r++) {
+            const simde__m512 bv = simde_mm512_set1_ps(bias[r]);
+            for (int v = 0; v < V; v++) acc[r][v] = simde_mm512_add_ps(acc[r][v], bv);
+        }
     for (int r = 0; r < R; r++)
         for (int v = 0; v < V; v++) simde_mm512_store_ps(tmp + r * 16 * V + 16 * v, acc[r][v]);
 }
 
 #define ROWS_CASE(V, R, r) \
-    case r: rows_tile(V, r, K, at, b, sr, tmp); break;
+    case r: rows_tile(V, r, K, at, b, sr, bias, tmp); break;
 
 /* one instantiation per (V, rows in this tile) */
-static void tile_dispatch(int V, int rr, int64_t K, const float *at, const float *b, int64_t sr, float *tmp)
+static void tile_dispatch(int V, int rr, int64_t K, const float *at, const float *b, int64_t sr, const float *bias,
+                          float *tmp)
 {
     switch (V) {
     case 3:
@@ -102,22 +108,23 @@ int fokus_gemm_rows_r(int64_t M)
     return V <= 3 ? 8 : V == 4 ? 6 : V == 5 ? 5 : 4;
 }
 
-/* Rows n0..n1 of C^T (columns of C) into ct, (n1 - n0) rows of 16*ceil(M/16) floats. */
-static void rows_tiles(int64_t M, int64_t K, const float *At, const float *B, int64_t ldb, float *ct, int64_t n0,
-                       int64_t n1)
+/* Rows n0..n1 of C^T (columns of C) into ct, (n1 - n0) rows of 16*ceil(M/16) floats,
+ * plus bias[n] (NULL: none) added in registers. */
+static void rows_tiles(int64_t M, int64_t K, const float *At, const float *B, int64_t ldb, const float *bias, float *ct,
+                       int64_t n0, int64_t n1)
 {
     const int V = (int)((M + 15) / 16), R = fokus_gemm_rows_r(M);
     const int64_t MP = 16 * (int64_t)V;
     for (int64_t n = n0; n < n1; n += R) {
         const int rr = (int)(n1 - n < R ? n1 - n : R);
         /* the tile's rows are rows n.. of C^T, contiguous in ct */
-        tile_dispatch(V, rr, K, At, B + n * ldb, ldb, ct + (n - n0) * MP);
+        tile_dispatch(V, rr, K, At, B + n * ldb, ldb, bias ? bias + n : NULL, ct + (n - n0) * MP);
     }
 }
 
 void fokus_gemm_rows(const gemm_rows_args *g, float *ct, int64_t n0, int64_t n1)
 {
-    rows_tiles(g->M, g->K, g->At, g->B, g->ldb, ct, n0, n1);
+    rows_tiles(g->M, g->K, g->At, g->B, g->ldb, NULL, ct, n0, n1);
     fokus_gemm_store_ct(ct, 16 * ((g->M + 15) / 16), g->M, n1 - n0, g->bias ? g->bias + n0 : NULL, g->accumulate,
                         g->C + n0, g->ldc);
 }
@@ -132,8 +139,9 @@ void fokus_gemm_rows(const gemm_rows_args *g, float *ct, int64_t n0, int64_t n1)
  * R columns) keep the dynamic hand-out, which absorbs a worker slowed by another
  * process, and end both workers within a tile of each other.
  *
- * Bias and activation are applied to the task's block of C^T while it is in L1, in
- * the order of the unfused path ((acc + bias), then act, then + C), so the fused
+ * The bias is added to the tile's accumulators before they are stored, the activation
+ * to the task's block of C^T while it is in L1, in the order of the unfused path
+ * ((acc + bias), then act, then + C), so the fused
  * result equals fokus_gemm + fokus_activate bit for bit. A part may also write C^T
  * itself ([N][mp], rows of A past M hold junk): the MLP keeps its hidden layer that
  * way, since it is exactly the A^T that the second product reads. */
@@ -173,17 +181,9 @@ typedef struct rows_plan {
 static void rows_piece(const rows_plan *pl, const rows_part *p, const float *at, float *ct, int64_t n0, int64_t n1)
 {
     float *blk = p->ct_out ? p->ct_out + n0 * pl->mp : ct;
-    rows_tiles(pl->M, pl->K, at, p->B, p->ldb, blk, n0, n1);
+    rows_tiles(pl->M, pl->K, at, p->B, p->ldb, p->bias, blk, n0, n1);
     const int64_t mp = pl->mp, nc = n1 - n0;
-    if (p->bias || p->act != FOKUS_ACT_NONE) {
-        if (p->bias)
-            for (int64_t n = 0; n < nc; n++) {
-                const simde__m512 b = simde_mm512_set1_ps(p->bias[n0 + n]);
-                for (int64_t m = 0; m < mp; m += 16)
-                    simde_mm512_store_ps(blk + n * mp + m, simde_mm512_add_ps(simde_mm512_load_ps(blk + n * mp + m), b));
-            }
-        fokus_activate(NULL, blk, nc * mp, p->act); /* mp is a multiple of 16: all SIMD */
-    }
+    fokus_activate(NULL, blk, nc * mp, p->act); /* mp is a multiple of 16: all SIMD */
     if (!p->ct_out) fokus_gemm_store_ct(blk, mp, pl->M, nc, NULL, p->accumulate, p->C + n0, p->ldc);
 }
 

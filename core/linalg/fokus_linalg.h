@@ -190,6 +190,45 @@ void fokus_rmsnorm(fokus_ctx *ctx, float *y, int64_t ldy, const float *x, int64_
                    int64_t n, const float *gamma, float eps);
 /* In-place activation over n contiguous floats. */
 void fokus_activate(fokus_ctx *ctx, float *x, int64_t n, fokus_act act);
+
+/* One product of fokus_gemm_group / fokus_gemm_mlp, for a Linear weight W [n, K]:
+ *   c[M, n] = act(A · Wᵀ + bias)        (accumulate = false)
+ *   c[M, n] += act(A · Wᵀ + bias)       (accumulate = true)
+ * w: [n, K] with row stride ldw >= K, f32/f16/bf16, used in place. bias: NULL or n f32
+ * values. act: applied to the product plus bias (FOKUS_ACT_NONE: none). c: f32, row
+ * stride ldc >= n, must not overlap A, w or another part's c. */
+typedef struct fokus_gemm_part {
+    const void *w;
+    fokus_dtype dtype;
+    int64_t n, ldw;
+    const float *bias;
+    fokus_act act;
+    bool accumulate;
+    float *c;
+    int64_t ldc;
+} fokus_gemm_part;
+
+/* Up to 4 products that share A [M, K] (f32, row stride lda): the q, k and v
+ * projections of an attention layer, or any single Linear with a fused activation.
+ * Same result as one fokus_gemm per part (b_trans = true) followed by fokus_activate,
+ * bit for bit when act is none or the product has 33..96 rows and f32 weights; then
+ * all parts run in one parallel region with A packed once per worker. Threads and
+ * scratch as fokus_gemm (do not call from a task of the same context).
+ * Errors: FOKUS_EINVAL ("gemm_group: part 2: c must be non-NULL with ldc >= n = 768,
+ * got ldc 512", nparts outside 1..4, bad dtype or act), FOKUS_ENOMEM. */
+fokus_status fokus_gemm_group(fokus_ctx *ctx, int64_t M, int64_t K, const float *A, int64_t lda, int nparts,
+                              const fokus_gemm_part *parts, fokus_error *err);
+
+/* A two-layer MLP: fc2.c (+)= act2(act1(A · W1ᵀ + b1) · W2ᵀ + b2), with fc1 = {W1 [I, K],
+ * b1, act1} (its accumulate, c and ldc are ignored) and fc2 = {W2 [N, I] (ldw >= I), b2,
+ * act2, accumulate, c}. The hidden layer [M, I] never goes to memory in row-major
+ * form: with 33..96 rows and f32 weights it stays transposed between the two products
+ * (fc1 writes it as the packed operand fc2 reads), in the context's scratch; otherwise
+ * it is a temporary buffer. Same result as two fokus_gemm_group calls, bit for bit.
+ * Errors as fokus_gemm_group ("gemm_mlp: part 2: ..."). */
+fokus_status fokus_gemm_mlp(fokus_ctx *ctx, int64_t M, int64_t K, const float *A, int64_t lda,
+                            const fokus_gemm_part *fc1, const fokus_gemm_part *fc2, fokus_error *err);
+
 /* Row `row` of a 2-d float table (any float dtype, e.g. an f16 embedding) as f32. */
 fokus_status fokus_rows_f32(float *dst, const fokus_tensor *table, int64_t row, fokus_error *err);
 

@@ -3,7 +3,10 @@
  *
  * The residual stream x [rows, D] and the per-layer temporaries live in one scratch
  * block of the context, so a forward pass allocates only its outputs. Bias adds and
- * residual adds are fused into the GEMMs (bias argument, accumulate = true). */
+ * residual adds are fused into the GEMMs (bias argument, accumulate = true); q, k and v
+ * are one fokus_gemm_group (one parallel region, LN output packed once), and the MLP
+ * is one fokus_gemm_mlp (activation applied in the fc1 store, hidden layer never
+ * written row-major). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +26,19 @@ void fokus_clip_output_free(fokus_clip_output *o)
     memset(o, 0, sizeof *o);
 }
 
-/* y[rows, N] (+)= x[rows, K] · Wᵀ + b for a checkpoint matrix W [N, K] of any float dtype. */
+/* The product y[rows, N] (+)= act(x · Wᵀ + b) for a checkpoint matrix W [N, K] of any
+ * float dtype, as a part of fokus_gemm_group / fokus_gemm_mlp. */
+static fokus_gemm_part part(const fokus_tensor *w, const float *b, fokus_act act, bool acc, float *y, int64_t ldy)
+{
+    fokus_gemm_part p = {w->data, w->dtype, w->shape[0], w->stride[0], b, act, acc, y, ldy};
+    return p;
+}
+
 static fokus_status linear(fokus_ctx *ctx, const float *x, int64_t rows, int64_t K, const fokus_tensor *w,
                            const float *b, bool acc, float *y, int64_t ldy, fokus_error *err)
 {
-    return fokus_gemm(ctx, rows, w->shape[0], K, x, K, w->data, w->dtype, true, w->stride[0], b, acc, y, ldy, err);
+    fokus_gemm_part p = part(w, b, FOKUS_ACT_NONE, acc, y, ldy);
+    return fokus_gemm_group(ctx, rows, K, x, K, 1, &p, err);
 }
 
 static fokus_status copy_state(fokus_ctx *ctx, fokus_tensor *dst, const float *x, int64_t B, int64_t N, int64_t D, fokus_error *err)
@@ -80,20 +91,21 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
                         fokus_clip_output *out, fokus_error *err)
 {
     const fokus_clip_config *c = &m->cfg;
-    const int64_t D = c->hidden_size, I = c->intermediate_size, H = c->num_heads, dh = D / H, L = c->num_layers;
+    const int64_t D = c->hidden_size, H = c->num_heads, dh = D / H, L = c->num_layers;
     int64_t B = 0, N = 0, *idv = NULL;
     memset(out, 0, sizeof *out);
     fokus_status st = read_ids(m, ids, &idv, &B, &N, err);
     if (st != FOKUS_OK) return st;
     const int64_t R = B * N;
-    /* scratch: x [R,D] | h [R,D] | qkv [R,3D] | a [R,D] | f [R,I] */
-    size_t floats = (size_t)(R * (6 * D + I));
+    /* scratch: x [R,D] | h [R,D] | qkv [R,3D] | a [R,D] (the MLP's hidden layer is
+     * fokus_gemm_mlp's) */
+    size_t floats = (size_t)(R * 6 * D);
     float *x = fokus_ctx_scratch(ctx, FOKUS_SCRATCH_MODEL, 0, floats * sizeof(float));
     if (!x) {
         free(idv);
         return fokus_fail(err, FOKUS_ENOMEM, "clip: cannot allocate %zu bytes of scratch", floats * sizeof(float));
     }
-    float *h = x + R * D, *qkv = h + R * D, *a = qkv + R * 3 * D, *f = a + R * D;
+    float *h = x + R * D, *qkv = h + R * D, *a = qkv + R * 3 * D;
 
     for (int64_t r = 0; r < R; r++) {
         fokus_rows_f32(x + r * D, &m->tok_emb, idv[r], NULL); /* ids were validated */
@@ -133,10 +145,11 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
         fokus_layernorm(ctx, h, D, x, D, R, D, ly->ln1_w, ly->ln1_b, (float)c->layer_norm_eps);
         if (ly->fused_qkv) {
             st = linear(ctx, h, R, D, &ly->wqkv, ly->bqkv, false, qkv, 3 * D, err);
-        } else {
-            if ((st = linear(ctx, h, R, D, &ly->wq, ly->bqkv, false, qkv, 3 * D, err)) == FOKUS_OK &&
-                (st = linear(ctx, h, R, D, &ly->wk, ly->bqkv + D, false, qkv + D, 3 * D, err)) == FOKUS_OK)
-                st = linear(ctx, h, R, D, &ly->wv, ly->bqkv + 2 * D, false, qkv + 2 * D, 3 * D, err);
+        } else { /* one parallel region for the three, h packed once */
+            fokus_gemm_part p[3] = {part(&ly->wq, ly->bqkv, FOKUS_ACT_NONE, false, qkv, 3 * D),
+                                    part(&ly->wk, ly->bqkv + D, FOKUS_ACT_NONE, false, qkv + D, 3 * D),
+                                    part(&ly->wv, ly->bqkv + 2 * D, FOKUS_ACT_NONE, false, qkv + 2 * D, 3 * D)};
+            st = fokus_gemm_group(ctx, R, D, h, D, 3, p, err);
         }
         if (st != FOKUS_OK) goto fail;
         /* the heads land merged in a [B, N, H*dh] as a [B, H, N, dh] view: no copy */
@@ -146,9 +159,10 @@ static fokus_status run(fokus_ctx *ctx, fokus_clip *m, const fokus_tensor *ids, 
             goto fail;
         if ((st = linear(ctx, a, R, D, &ly->wo, ly->bo, true, x, D, err)) != FOKUS_OK) goto fail;
         fokus_layernorm(ctx, h, D, x, D, R, D, ly->ln2_w, ly->ln2_b, (float)c->layer_norm_eps);
-        if ((st = linear(ctx, h, R, D, &ly->w1, ly->b1, false, f, I, err)) != FOKUS_OK) goto fail;
-        fokus_activate(ctx, f, R * I, c->act);
-        if ((st = linear(ctx, f, R, I, &ly->w2, ly->b2, true, x, D, err)) != FOKUS_OK) goto fail;
+        {
+            fokus_gemm_part fc1 = part(&ly->w1, ly->b1, c->act, false, NULL, 0), fc2 = part(&ly->w2, ly->b2, FOKUS_ACT_NONE, true, x, D);
+            if ((st = fokus_gemm_mlp(ctx, R, D, h, D, &fc1, &fc2, err)) != FOKUS_OK) goto fail;
+        }
         if (ro->want_hidden && (st = copy_state(ctx, &out->hidden_states[l + 1], x, B, N, D, err)) != FOKUS_OK) goto fail;
         if (ro->capture == l + 1 && (st = copy_state(ctx, ro->captured, x, B, N, D, err)) != FOKUS_OK) goto fail;
     }

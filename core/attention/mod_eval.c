@@ -274,7 +274,7 @@ static float *run_rows(const fokus_mod_bound *m, const float *S, int ld, int R, 
  * its value in a register, instead of one pass (a load and a store per vector) per
  * instruction. Multiplies and divisions by a uniform at either end are folded into
  * the score's ln 2 and the result's log2 e (one product each, the factor in double). */
-#define CHAIN_MAX 16
+#define CHAIN_MAX 24
 
 typedef struct chain {
     int n;

@@ -300,6 +300,7 @@ static bool find_chain(const fokus_mod_bound *m, const float *uvec, chain *c)
     const fokus_mod_program *p = m->p;
     int prev = -1, idx[CHAIN_MAX];
     c->n = 0;
+    c->pre = c->post = simde_mm512_set1_ps(1.0f);
     for (int i = 0; i < p->n; i++) {
         if (m->uni[i]) continue;
         const fokus_mod_ins *x = &p->ins[i];
@@ -342,9 +343,9 @@ static bool find_chain(const fokus_mod_bound *m, const float *uvec, chain *c)
     return true;
 }
 
-static inline simde__m512 chain_eval(const chain *c, simde__m512 v)
+/* The ops between the folded factors. */
+static inline simde__m512 chain_ops(const chain *c, simde__m512 v)
 {
-    v = simde_mm512_mul_ps(v, c->pre);
     for (int i = 0; i < c->n; i++) {
         const simde__m512 u = c->u[i];
         switch (c->op[i]) {
@@ -364,7 +365,7 @@ static inline simde__m512 chain_eval(const chain *c, simde__m512 v)
         default: break;
         }
     }
-    return simde_mm512_mul_ps(v, c->post);
+    return v;
 }
 
 const float *fokus_mod_eval_rows(const fokus_mod_bound *m, const float *S, int ld, int R, int rows, int64_t b,
@@ -414,6 +415,7 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
     if (score) fokus_mod_uniforms(score, b, h, regs);
     if (mask) fokus_mod_uniforms(mask, b, h, regs_mask);
     chain ch;
+    ch.pre = ch.post = simde_mm512_set1_ps(1.0f);
     const bool is_chain = score && score->add_x < 0 && find_chain(score, regs, &ch);
     for (int jj0 = 0; jj0 < jn; jj0 += FOKUS_MOD_ROWS) {
         const int rows = jn - jj0 < FOKUS_MOD_ROWS ? jn - jj0 : FOKUS_MOD_ROWS;
@@ -463,16 +465,27 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
             }
 #undef ADD_X
         } else if (is_chain) {
-            for (int t = 0; t < rows; t++)
-                for (int r = 0; r < R; r++) {
-                    float *s = Sr + (size_t)t * ld + 16 * r;
-                    simde__m512 old = simde_mm512_load_ps(s);
-                    simde__m512 nw = chain_eval(&ch, old);
-                    /* masked stays masked, whatever the program makes of -inf */
-                    if (may_inf) nw = simde_mm512_mask_mov_ps(nw, simde_mm512_cmp_ps_mask(old, ninf, SIMDE_CMP_EQ_OQ), ninf);
-                    simde_mm512_store_ps(s, nw);
-                    if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);
-                }
+#define CHAIN_PASS(f)                                                                                     \
+    for (int t = 0; t < rows; t++)                                                                        \
+        for (int r = 0; r < R; r++) {                                                                     \
+            float *s = Sr + (size_t)t * ld + 16 * r;                                                      \
+            simde__m512 old = simde_mm512_load_ps(s);                                                     \
+            simde__m512 nw = simde_mm512_mul_ps(f(simde_mm512_mul_ps(old, ch.pre)), ch.post);             \
+            /* masked stays masked, whatever the program makes of -inf */                                \
+            if (may_inf) nw = simde_mm512_mask_mov_ps(nw, simde_mm512_cmp_ps_mask(old, ninf, SIMDE_CMP_EQ_OQ), ninf); \
+            simde_mm512_store_ps(s, nw);                                                                  \
+            if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);                                         \
+        }
+#define CHAIN_ALL(v) chain_ops(&ch, v)
+#define CHAIN_NONE(v) (v)
+            /* a single function (softcap's tanh, a temperature): no dispatch per vector */
+            if (ch.n == 0) CHAIN_PASS(CHAIN_NONE)
+            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_TANH) CHAIN_PASS(fokus_v_tanh)
+            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_EXP) CHAIN_PASS(fokus_v_exp)
+            else CHAIN_PASS(CHAIN_ALL)
+#undef CHAIN_PASS
+#undef CHAIN_ALL
+#undef CHAIN_NONE
         } else if (score) {
             const float *res = fokus_mod_eval_rows(score, Sr, ld, R, rows, b, h, i0, j0 + jj0, regs);
             for (int t = 0; t < rows; t++)

@@ -6,7 +6,10 @@
  * whole block of FOKUS_MOD_ROWS key rows x R query vectors (up to 16 vectors of 16
  * lanes), so the switch costs one branch per 256 scores and the loops inside are
  * plain SIMD arithmetic. Registers are [rows][16 R] float blocks in scratch (one per
- * live value, see assign_registers in mod_program.c), so they stay in L1.
+ * live value, see assign_registers in mod_program.c), so they stay in L1. Two
+ * common shapes skip the registers: a chain of one-operand steps from the score
+ * (softcap c tanh(s / c)) runs per vector, and a bias u (k - q) (ALiBi) is counted per
+ * row; both in the single pass that writes the tile (fokus_mod_apply_tile).
  *
  * Every value is a float32 lane: numbers as themselves, booleans as 0 / 1. Integer
  * values (indices, integer tensors) are exact below 2^24, which fokus_mod_bind

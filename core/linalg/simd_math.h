@@ -610,17 +610,15 @@ static inline simde__m512 fokus_v_gelu_tanh_acc(simde__m512 x)
  * ulp. n = round(x log2 e), r = x - n ln2 in two parts (Cody-Waite; n ln2_hi is exact
  * for |n| <= 2^9), e^r by a degree-6 polynomial (c0 = c1 = 1, the rest a relative
  * least-squares fit reweighted towards minimax, numpy: 1.7e-8 relative on |r| <= ln2/2
- * with the float coefficients), times 2^n by an integer add into the exponent field. x < -86.6
- * gives +0 (2^n would leave the normal range: a flush, not a subnormal); e^0 is
- * exactly 1. A NaN input gives a tiny positive number (callers that can meet one,
- * e.g. -inf - -inf, clear it themselves).
+ * with the float coefficients), times 2^n by scalef (12 instructions). Gradual
+ * underflow: subnormal results below -87.3, +0 from about -103.3 (and for -inf);
+ * e^0 is exactly 1. A NaN input gives +0 (the clamp).
  * ---------------------------------------------------------------------------------- */
 static inline simde__m512 fokus_v_exp_nonpos(simde__m512 x)
 {
     const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: adding it rounds */
-    const simde__m512 lo = simde_mm512_set1_ps(-86.6f);
-    simde__mmask16 ok = simde_mm512_cmp_ps_mask(x, lo, SIMDE_CMP_NLT_UQ); /* x >= lo (or NaN) */
-    simde__m512 xc = simde_mm512_max_ps(x, lo);                           /* NaN -> lo */
+    /* below -104 the result rounds to 0 anyway; max also turns NaN into -104 */
+    simde__m512 xc = simde_mm512_max_ps(x, simde_mm512_set1_ps(-104.0f));
     simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
     simde__m512 n = simde_mm512_sub_ps(t, shifter);
     simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
@@ -632,9 +630,9 @@ static inline simde__m512 fokus_v_exp_nonpos(simde__m512 x)
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.49999994f));
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
     p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
-    /* the low mantissa bits of t hold n; the shift drops the shifter's own bits */
-    simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
-    return simde_mm512_castsi512_ps(simde_mm512_maskz_add_epi32(ok, simde_mm512_castps_si512(p), e));
+    /* p 2^n with one rounding (vscalefps): results below 2^-126 come out as the
+     * correctly scaled subnormals, and 0 below about -103.3 */
+    return simde_mm512_scalef_ps(p, n);
 }
 
 #endif /* FOKUS_SIMD_MATH_H */

@@ -134,8 +134,7 @@ static void softmax_row(float *y, const float *x, int64_t n, bool lg, bool strea
             nan |= simde_mm512_cmp_ps_mask(v, v, SIMDE_CMP_UNORD_Q);
         }
         simde__m512 cm = simde_mm512_max_ps(c0, c1);
-        /* a lane that has seen only -inf gives -inf - -inf: a tiny junk weight instead of
-         * NaN, cleared below by the lane's factor exp(-inf - max) = 0 */
+        /* a lane that has seen only -inf gives -inf - -inf = NaN: exp_nonpos makes it 0 */
         simde__m512 f = fokus_v_exp_nonpos(simde_mm512_sub_ps(M, cm));
         M = cm;
         simde__m512 a0 = simde_mm512_setzero_ps(), a1 = a0;

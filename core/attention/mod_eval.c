@@ -316,6 +316,7 @@ static bool find_chain(const fokus_mod_bound *m, const float *uvec, chain *c)
         const int na = fokus_mod_arity(x->op);
         if (na == 1) {
             if (x->a != prev) return false;
+            c->rev[c->n] = false;
         } else if (x->a == prev && x->b != prev && m->uni[x->b]) {
             c->rev[c->n] = false;
         } else if (x->b == prev && x->a != prev && m->uni[x->a]) {

@@ -37,10 +37,10 @@
 #define MIN_WORK 32768     /* elements below which a work item is not worth a dispatch */
 #define MAX_SEG (1 << 30)  /* positions within a segment fit the kernels' int32 lanes */
 
-/* Row kernels prefetch 2 KiB ahead (and the next three lines, one per step of 64
- * elements covers f32 fully only with all four): the hardware prefetcher alone kept
- * fewer reads in flight and max ran at ~72% of the memory bandwidth. An integer address: a prefetch
- * past the input never faults. */
+/* Row kernels prefetch the four lines 2 KiB ahead per step of 64 elements (a step
+ * reads four f32 lines): the hardware prefetcher alone kept fewer reads in flight and
+ * max ran at ~70% of the memory bandwidth (85-94% with). The address is an integer:
+ * a prefetch past the input never faults. */
 #define PREFETCH(p)                                                                       \
     do {                                                                                  \
         const uintptr_t pf_ = (uintptr_t)(p) + 2048;                                      \

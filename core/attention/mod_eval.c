@@ -6,7 +6,10 @@
  * whole block of FOKUS_MOD_ROWS key rows x R query vectors (up to 16 vectors of 16
  * lanes), so the switch costs one branch per 256 scores and the loops inside are
  * plain SIMD arithmetic. Registers are [rows][16 R] float blocks in scratch (one per
- * live value, see assign_registers in mod_program.c), so they stay in L1.
+ * live value, see assign_registers in mod_program.c), so they stay in L1. Two
+ * common shapes skip the registers: a chain of one-operand steps from the score
+ * (softcap c tanh(s / c)) runs per vector, and a bias u (k - q) (ALiBi) is counted per
+ * row; both in the single pass that writes the tile (fokus_mod_apply_tile).
  *
  * Every value is a float32 lane: numbers as themselves, booleans as 0 / 1. Integer
  * values (indices, integer tensors) are exact below 2^24, which fokus_mod_bind
@@ -266,12 +269,139 @@ static float *run_rows(const fokus_mod_bound *m, const float *S, int ld, int R, 
     return regs;
 }
 
+/* ---------------------------------------------------------------- chains */
+
+/* A score program that is one chain score -> op -> op -> ... -> result, each op taking
+ * the previous value and at most one uniform operand (softcap's c * tanh(s / c), a
+ * temperature, a clamp): the whole program runs per vector in one pass over the tile,
+ * its value in a register, instead of one pass (a load and a store per vector) per
+ * instruction. Multiplies and divisions by a uniform at either end are folded into
+ * the score's ln 2 and the result's log2 e (one product each, the factor in double). */
+#define CHAIN_MAX 24
+
+typedef struct chain {
+    int n;
+    int op[CHAIN_MAX];
+    bool rev[CHAIN_MAX];          /* the uniform is the left operand (u - v, u / v) */
+    simde__m512 u[CHAIN_MAX];     /* the uniform operands (unused for unary ops) */
+    simde__m512 pre, post;        /* v = S pre at the start, result = v post */
+} chain;
+
+static bool chain_op(int op)
+{
+    switch (op) {
+    case FOKUS_MOD_ADD: case FOKUS_MOD_SUB: case FOKUS_MOD_MUL: case FOKUS_MOD_DIV: case FOKUS_MOD_MIN:
+    case FOKUS_MOD_MAX: case FOKUS_MOD_NEG: case FOKUS_MOD_ABS: case FOKUS_MOD_EXP: case FOKUS_MOD_LOG:
+    case FOKUS_MOD_TANH: case FOKUS_MOD_SQRT: return true;
+    default: return false;
+    }
+}
+
+/* Fills c when m (uniforms already in uvec) is such a chain. */
+static bool find_chain(const fokus_mod_bound *m, const float *uvec, chain *c)
+{
+    const fokus_mod_program *p = m->p;
+    int prev = -1, idx[CHAIN_MAX];
+    c->n = 0;
+    c->pre = c->post = simde_mm512_set1_ps(1.0f);
+    for (int i = 0; i < p->n; i++) {
+        if (m->uni[i]) continue;
+        const fokus_mod_ins *x = &p->ins[i];
+        if (prev < 0) {
+            if (x->op != FOKUS_MOD_SCORE) return false;
+            prev = i;
+            continue;
+        }
+        if (!chain_op(x->op) || c->n == CHAIN_MAX) return false;
+        const int na = fokus_mod_arity(x->op);
+        if (na == 1) {
+            if (x->a != prev) return false;
+            c->rev[c->n] = false;
+        } else if (x->a == prev && x->b != prev && m->uni[x->b]) {
+            c->rev[c->n] = false;
+        } else if (x->b == prev && x->a != prev && m->uni[x->a]) {
+            c->rev[c->n] = true;
+        } else {
+            return false;
+        }
+        idx[c->n] = na == 1 ? -1 : c->rev[c->n] ? x->a : x->b;
+        c->op[c->n++] = x->op;
+        prev = i;
+    }
+    if (prev != p->n - 1) return false;
+    double pre = LN2F, post = LOG2EF;
+    int b = 0, e = c->n;
+    /* v * u, u * v and v / u fold; u / v does not */
+    for (; b < e && (c->op[b] == FOKUS_MOD_MUL || (c->op[b] == FOKUS_MOD_DIV && !c->rev[b])); b++)
+        pre = c->op[b] == FOKUS_MOD_MUL ? pre * uvec[16 * idx[b]] : pre / uvec[16 * idx[b]];
+    for (; e > b && (c->op[e - 1] == FOKUS_MOD_MUL || (c->op[e - 1] == FOKUS_MOD_DIV && !c->rev[e - 1])); e--)
+        post = c->op[e - 1] == FOKUS_MOD_MUL ? post * uvec[16 * idx[e - 1]] : post / uvec[16 * idx[e - 1]];
+    for (int k = b; k < e; k++) {
+        c->op[k - b] = c->op[k];
+        c->rev[k - b] = c->rev[k];
+        c->u[k - b] = idx[k] >= 0 ? simde_mm512_load_ps(uvec + 16 * idx[k]) : simde_mm512_setzero_ps();
+    }
+    c->n = e - b;
+    c->pre = simde_mm512_set1_ps((float)pre);
+    c->post = simde_mm512_set1_ps((float)post);
+    return true;
+}
+
+/* The ops between the folded factors. */
+static inline simde__m512 chain_ops(const chain *c, simde__m512 v)
+{
+    for (int i = 0; i < c->n; i++) {
+        const simde__m512 u = c->u[i];
+        switch (c->op[i]) {
+        case FOKUS_MOD_ADD: v = simde_mm512_add_ps(v, u); break;
+        case FOKUS_MOD_SUB: v = c->rev[i] ? simde_mm512_sub_ps(u, v) : simde_mm512_sub_ps(v, u); break;
+        case FOKUS_MOD_MUL: v = simde_mm512_mul_ps(v, u); break;
+        case FOKUS_MOD_DIV: v = c->rev[i] ? simde_mm512_div_ps(u, v) : simde_mm512_div_ps(v, u); break;
+        /* operands in the program's order, as the block evaluator (NaN picks one) */
+        case FOKUS_MOD_MIN: v = c->rev[i] ? simde_mm512_min_ps(u, v) : simde_mm512_min_ps(v, u); break;
+        case FOKUS_MOD_MAX: v = c->rev[i] ? simde_mm512_max_ps(u, v) : simde_mm512_max_ps(v, u); break;
+        case FOKUS_MOD_NEG: v = simde_mm512_sub_ps(simde_mm512_setzero_ps(), v); break;
+        case FOKUS_MOD_ABS: v = simde_mm512_abs_ps(v); break;
+        case FOKUS_MOD_EXP: v = fokus_v_exp(v); break;
+        case FOKUS_MOD_LOG: v = fokus_v_log(v); break;
+        case FOKUS_MOD_TANH: v = fokus_v_tanh(v); break;
+        case FOKUS_MOD_SQRT: v = simde_mm512_sqrt_ps(v); break;
+        default: break;
+        }
+    }
+    return v;
+}
+
 const float *fokus_mod_eval_rows(const fokus_mod_bound *m, const float *S, int ld, int R, int rows, int64_t b,
                                  int64_t h, int64_t i0, int64_t j0, float *regs)
 {
     (void)b, (void)h; /* they are in the uniforms */
     float *rg = run_rows(m, S, ld, R, rows, i0, j0, regs, m->p->n);
     return rg + (size_t)m->p->reg[m->p->n - 1] * FOKUS_MOD_ROWS * 64;
+}
+
+/* For a fused score + x with x = u * d or d * u, u uniform and d = k - q or q - k:
+ * +1 (k - q) or -1 (q - k) when no other instruction needs the registers (so the block
+ * evaluator need not run at all), else 0. */
+static int distance_term(const fokus_mod_bound *m, int xi)
+{
+    const fokus_mod_program *p = m->p;
+    const fokus_mod_ins *x = &p->ins[xi];
+    if (x->op != FOKUS_MOD_MUL || m->uni[xi]) return 0;
+    int d;
+    if (m->uni[x->a] && !m->uni[x->b]) d = x->b;
+    else if (m->uni[x->b] && !m->uni[x->a]) d = x->a;
+    else return 0;
+    const fokus_mod_ins *di = &p->ins[d];
+    if (di->op != FOKUS_MOD_SUB) return 0;
+    const int oa = p->ins[di->a].op, ob = p->ins[di->b].op;
+    int sign = oa == FOKUS_MOD_K && ob == FOKUS_MOD_Q ? 1 : oa == FOKUS_MOD_Q && ob == FOKUS_MOD_K ? -1 : 0;
+    if (m->uni[di->a] || m->uni[di->b]) sign = 0;
+    for (int i = 0; sign && i < xi; i++) {
+        const int op = p->ins[i].op;
+        if (!m->uni[i] && i != d && op != FOKUS_MOD_SCORE && op != FOKUS_MOD_Q && op != FOKUS_MOD_K) sign = 0;
+    }
+    return sign;
 }
 
 void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *mask, float *S, int ld, int R,
@@ -288,6 +418,9 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
     float *regs_mask = regs + fokus_mod_scratch_floats(score);
     if (score) fokus_mod_uniforms(score, b, h, regs);
     if (mask) fokus_mod_uniforms(mask, b, h, regs_mask);
+    chain ch;
+    ch.pre = ch.post = simde_mm512_set1_ps(1.0f);
+    const bool is_chain = score && score->add_x < 0 && find_chain(score, regs, &ch);
     for (int jj0 = 0; jj0 < jn; jj0 += FOKUS_MOD_ROWS) {
         const int rows = jn - jj0 < FOKUS_MOD_ROWS ? jn - jj0 : FOKUS_MOD_ROWS;
         float *Sr = S + (size_t)jj0 * ld;
@@ -299,7 +432,9 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
             const int xi = score->add_x, xop = p->ins[xi].op;
             const bool fuse = xi == p->n - 2 && !score->uni[xi] &&
                               (xop == FOKUS_MOD_ADD || xop == FOKUS_MOD_SUB || xop == FOKUS_MOD_MUL);
-            float *rg = run_rows(score, Sr, ld, R, rows, i0, j0 + jj0, regs, fuse ? p->n - 2 : p->n - 1);
+            const int dist = fuse ? distance_term(score, xi) : 0;
+            float *rg = dist ? regs + uni_floats(p)
+                             : run_rows(score, Sr, ld, R, rows, i0, j0 + jj0, regs, fuse ? p->n - 2 : p->n - 1);
             const float *qv = regs + (size_t)p->n * 16, *kv = qv + 4 * 16;
             const bool check = may_inf && score->add_x_reads_score;
 #define ADD_X(xexpr)                                                                                        \
@@ -312,7 +447,17 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
             simde_mm512_store_ps(s, nw);                                                                    \
             if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);                                           \
         }
-            if (fuse) {
+            if (dist) {
+                /* u (k - q) (ALiBi) with k - q counted per row instead of read from a
+                 * register: exact integers, so the same products as the block evaluator */
+                const int ui = score->uni[p->ins[xi].a] ? p->ins[xi].a : p->ins[xi].b;
+                const simde__m512 u = simde_mm512_load_ps(regs + 16 * ui), sg = simde_mm512_set1_ps((float)dist);
+                const simde__m512 iota = simde_mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+                simde__m512 d0[4];
+                for (int r = 0; r < R; r++) /* k - q at row 0: (j0 + jj0 + 1) - (i0 + 16 r + 1 + lane) */
+                    d0[r] = simde_mm512_sub_ps(simde_mm512_set1_ps((float)(j0 + jj0 - i0 - 16 * r)), iota);
+                ADD_X(simde_mm512_mul_ps(u, simde_mm512_mul_ps(sg, simde_mm512_add_ps(d0[r], simde_mm512_set1_ps((float)t)))))
+            } else if (fuse) {
                 const opnd xa = operand_of(score, p->ins[xi].a, rg, regs, qv, kv, R);
                 const opnd xb = operand_of(score, p->ins[xi].b, rg, regs, qv, kv, R);
                 if (xop == FOKUS_MOD_ADD) ADD_X(simde_mm512_add_ps(LD(xa), LD(xb)))
@@ -323,6 +468,28 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
                 ADD_X(LD(ox))
             }
 #undef ADD_X
+        } else if (is_chain) {
+#define CHAIN_PASS(f)                                                                                     \
+    for (int t = 0; t < rows; t++)                                                                        \
+        for (int r = 0; r < R; r++) {                                                                     \
+            float *s = Sr + (size_t)t * ld + 16 * r;                                                      \
+            simde__m512 old = simde_mm512_load_ps(s);                                                     \
+            simde__m512 nw = simde_mm512_mul_ps(f(simde_mm512_mul_ps(old, ch.pre)), ch.post);             \
+            /* masked stays masked, whatever the program makes of -inf */                                \
+            if (may_inf) nw = simde_mm512_mask_mov_ps(nw, simde_mm512_cmp_ps_mask(old, ninf, SIMDE_CMP_EQ_OQ), ninf); \
+            simde_mm512_store_ps(s, nw);                                                                  \
+            if (score_max) mx[r] = simde_mm512_max_ps(mx[r], nw);                                         \
+        }
+#define CHAIN_ALL(v) chain_ops(&ch, v)
+#define CHAIN_NONE(v) (v)
+            /* a single function (softcap's tanh, a temperature): no dispatch per vector */
+            if (ch.n == 0) CHAIN_PASS(CHAIN_NONE)
+            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_TANH) CHAIN_PASS(fokus_v_tanh)
+            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_EXP) CHAIN_PASS(fokus_v_exp)
+            else CHAIN_PASS(CHAIN_ALL)
+#undef CHAIN_PASS
+#undef CHAIN_ALL
+#undef CHAIN_NONE
         } else if (score) {
             const float *res = fokus_mod_eval_rows(score, Sr, ld, R, rows, b, h, i0, j0 + jj0, regs);
             for (int t = 0; t < rows; t++)

@@ -23,6 +23,7 @@
  * except through the segmentation, which only depends on the shape and the pool size. */
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <simde/x86/avx512.h>
@@ -35,6 +36,16 @@
 #define FLUSH 256          /* rows per f32 block sum (column kernels) */
 #define MIN_WORK 32768     /* elements below which a work item is not worth a dispatch */
 #define MAX_SEG (1 << 30)  /* positions within a segment fit the kernels' int32 lanes */
+
+/* Row kernels prefetch the four lines 2 KiB ahead per step of 64 elements (a step
+ * reads four f32 lines): the hardware prefetcher alone kept fewer reads in flight and
+ * max ran at ~70% of the memory bandwidth (85-94% with). The address is an integer:
+ * a prefetch past the input never faults. */
+#define PREFETCH(p)                                                                       \
+    do {                                                                                  \
+        const uintptr_t pf_ = (uintptr_t)(p) + 2048;                                      \
+        for (int l_ = 0; l_ < 4; l_++) __builtin_prefetch((const void *)(pf_ + 64 * l_), 0, 3); \
+    } while (0)
 
 /* What the kernels accumulate. */
 enum kop {
@@ -197,6 +208,7 @@ static inline __attribute__((always_inline)) void row_sums(const char *x, const 
     } while (0)
         /* four independent chains hide the add latency */
         for (; i + 64 <= e; i += 64) {
+            PREFETCH(x + i * es);
             STEP(a0, q0, 0);
             STEP(a1, q1, 16);
             STEP(a2, q2, 32);
@@ -249,6 +261,7 @@ static inline __attribute__((always_inline)) void row_extreme(const char *x, con
     const simde__m512i step = simde_mm512_set1_epi32(64);
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        PREFETCH(x + i * es);
         for (int c = 0; c < 4; c++) {
             simde__m512 v = load16(x + (i + 16 * c) * es, dt);
             simde__mmask16 take = take_mask(v, b[c], max);

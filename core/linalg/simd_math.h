@@ -130,10 +130,27 @@ static inline simde__m512 fokus_v_erf(simde__m512 x)
 
 static inline simde__m512 fokus_v_tanh(simde__m512 x)
 {
-    /* tanh(x) = 1 - 2 / (exp(2x) + 1): saturates correctly at both ends */
-    simde__m512 one = simde_mm512_set1_ps(1.0f);
-    simde__m512 e = fokus_v_exp(simde_mm512_add_ps(x, x));
-    return simde_mm512_sub_ps(one, simde_mm512_div_ps(simde_mm512_set1_ps(2.0f), simde_mm512_add_ps(e, one)));
+    /* tanh(x) = x P(x^2) / Q(x^2), P and Q of degree 4, on |x| <= 9 (clamped: tanh(9)
+     * is 1 in float); a weighted least-squares fit reweighted towards minimax absolute
+     * error (numpy): 5.9e-8 with float coefficients, 3.2e-7 after float evaluation.
+     * No exp and one division: 15 instructions instead of 16 for the exp form (this
+     * is what a softcap score_mod costs per score in the attention kernel). NaN gives
+     * -1 (the clamp). */
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-9.0f)), simde_mm512_set1_ps(9.0f));
+    simde__m512 z = simde_mm512_mul_ps(xc, xc);
+    simde__m512 p = simde_mm512_set1_ps(1.318399789340674e-08f);
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(2.0471670723054558e-05f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(0.0034865722991526127f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(0.1337319016456604f));
+    p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(0.9999998807907104f));
+    simde__m512 q = simde_mm512_set1_ps(7.702572020207299e-07f);
+    q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(0.0003271369496360421f));
+    q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(0.02584194205701351f));
+    q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(0.46706485748291016f));
+    q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(1.0f));
+    /* the fit overshoots 1 by up to 2 ulp near x = 8.4: saturate exactly */
+    simde__m512 one = simde_mm512_set1_ps(1.0f), y = simde_mm512_div_ps(simde_mm512_mul_ps(xc, p), q);
+    return simde_mm512_min_ps(simde_mm512_max_ps(y, simde_mm512_set1_ps(-1.0f)), one);
 }
 
 /* 16 consecutive f32, f16 or bf16 values at p, widened to f32 (f16 through F16C,
@@ -302,8 +319,10 @@ static inline simde__m512 fokus_v_cos(simde__m512 x) { return fokus__v_sincos(x,
  *                          near 0), 1 - 2 / (exp(2|x|) + 1) above
  *   fokus_v_gelu_acc       < 4 ulp     x Phi(x), Phi the normal CDF (= the erf form
  *                          0.5 x (1 + erf(x / sqrt 2))), accurate in the far negative
- *                          tail too, where 1 + erf cancels: Phi(-a) is computed as
- *                          exp(-a^2/2) R(a) with a^2 split exactly by an FMA
+ *                          tail too, where 1 + erf cancels. |x| < 3.9375 (< 2 ulp,
+ *                          1.86 measured): Phi(-|x|) from a table of 32 quintics, no
+ *                          exp and no division; beyond, Phi(-a) = exp(-a^2/2) R(a)
+ *                          with a^2 split exactly by an FMA (3.3 ulp near x = -13)
  *   fokus_v_gelu_tanh_acc  < 5 ulp     x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)): the
  *                          tanh form rewritten without the cancellation of 1 + tanh,
  *                          its argument in double-float
@@ -439,7 +458,8 @@ static inline simde__m512 fokus__v_aphi_lower(simde__m512 a)
     return q;
 }
 
-static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
+/* The general form, every float: the tail of fokus_v_gelu_acc (|x| >= 3.9375, inf, nan). */
+static inline simde__m512 fokus__v_gelu_general(simde__m512 x)
 {
     /* x Phi(x) = -a Phi(-a) for x < 0, x - a Phi(-a) for x >= 0 (no cancellation:
      * a Phi(-a) <= x / 2) */
@@ -450,6 +470,107 @@ static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
     simde__m512 y = simde_mm512_mask_sub_ps(negaq, pos, x, aq);
     simde__mmask16 nan = simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q);
     return simde_mm512_mask_mov_ps(y, nan, x);
+}
+
+/* Phi(-a) = 0.5 erfc(a / sqrt 2) on the 32 intervals [k/8 - 1/16, k/8 + 1/16], k = 0..31,
+ * as c0 + c1 v + ... + c5 v^5 in v = 8a - k (|v| <= 1/2): one table row per coefficient,
+ * each looked up for 16 lanes at once by a two-register permute (k in the index's low 5
+ * bits). Least-squares fits in relative error at 400 Chebyshev nodes per interval (numpy,
+ * double), c0 rounded to float first and the rest refit around it: 5.2e-8 relative worst
+ * with the float coefficients (about 0.9 ulp of Phi(-a), half of it c0's rounding). */
+static const float fokus__gelu_tab[6][32] __attribute__((aligned(64))) = {
+    {
+        0.5f, 0.450261772f, 0.401293665f, 0.353830248f,
+        0.308537543f, 0.265985519f, 0.22662735f, 0.190786958f,
+        0.158655256f, 0.130294517f, 0.105649777f, 0.0845657215f,
+        0.066807203f, 0.0520812795f, 0.0400591567f, 0.0303963609f,
+        0.0227501318f, 0.0167933069f, 0.0122244731f, 0.00877447519f,
+        0.00620966544f, 0.00433244836f, 0.00297976332f, 0.00202013738f,
+        0.00134989806f, 0.000889025279f, 0.000577025057f, 0.000369078451f,
+        0.000232629085f, 0.000144480728f, 8.84172841e-05f, 5.33123493e-05f,
+    },
+    {
+        -0.0498677865f, -0.0494797118f, -0.0483335108f, -0.0464818925f,
+        -0.0440081656f, -0.0410201177f, -0.0376421772f, -0.034006875f,
+        -0.0302463416f, -0.0264845807f, -0.0228311364f, -0.0193765331f,
+        -0.0161897f, -0.0133172832f, -0.0107846651f, -0.00859828386f,
+        -0.00674887095f, -0.0052151233f, -0.00396745652f, -0.00297148759f,
+        -0.00219103764f, -0.0015905227f, -0.00113669538f, -0.000799764937f,
+        -0.000553981052f, -0.000377782242f, -0.000253631006f, -0.000167639853f,
+        -0.00010908534f, -6.98826916e-05f, -4.40744589e-05f, -2.73664537e-05f,
+    },
+    {
+        -3.7947076e-19f, 0.000386616011f, 0.000755357381f, 0.00108918222f,
+        0.00137518928f, 0.00160251395f, 0.00176451728f, 0.00185967237f,
+        0.00189036236f, 0.00186220417f, 0.00178363291f, 0.00166518521f,
+        0.00151775673f, 0.00135253603f, 0.00117957522f, 0.00100762548f,
+        0.000843611604f, 0.000692626112f, 0.00055791717f, 0.000441078679f,
+        0.000342347776f, 0.000260945264f, 0.000195368179f, 0.000143709476f,
+        0.000103871054f, 7.37859009e-05f, 5.15185384e-05f, 3.53615724e-05f,
+        2.38623015e-05f, 1.5832753e-05f, 1.03299553e-05f, 6.62780894e-06f,
+    },
+    {
+        0.000129863998f, 0.00012682777f, 0.000117966476f, 0.000104086372f,
+        8.59719948e-05f, 6.50443399e-05f, 4.28731291e-05f, 2.0783853e-05f,
+        1.27101449e-08f, -1.83232005e-05f, -3.3422788e-05f, -4.49472209e-05f,
+        -5.26874937e-05f, -5.689717e-05f, -5.79266343e-05f, -5.63359281e-05f,
+        -5.27269985e-05f, -4.77411959e-05f, -4.19692042e-05f, -3.59092082e-05f,
+        -2.99542462e-05f, -2.43989543e-05f, -1.94249442e-05f, -1.51335926e-05f,
+        -1.15409794e-05f, -8.62397155e-06f, -6.31581861e-06f, -4.53622351e-06f,
+        -3.19578771e-06f, -2.20941479e-06f, -1.49930702e-06f, -9.98865971e-07f,
+    },
+    {
+        -3.15692587e-17f, -1.67960479e-06f, -3.35462482e-06f, -3.29462796e-06f,
+        -4.71047724e-06f, -5.97077769e-06f, -5.72549561e-06f, -5.15639613e-06f,
+        -4.8123793e-06f, -4.22697349e-06f, -3.17915169e-06f, -2.4516587e-06f,
+        -1.39437543e-06f, -6.32192723e-07f, 8.66363905e-08f, 6.30298302e-07f,
+        1.08828999e-06f, 1.38943574e-06f, 1.51785105e-06f, 1.52066775e-06f,
+        1.45415345e-06f, 1.32115929e-06f, 1.16476588e-06f, 9.79866854e-07f,
+        8.12863789e-07f, 6.49203059e-07f, 5.08333756e-07f, 3.86402178e-07f,
+        2.8795958e-07f, 2.09355974e-07f, 1.48916087e-07f, 1.03814244e-07f,
+    },
+    {
+        -3.04121158e-07f, -2.53050757e-07f, -1.45542856e-07f, -4.03984927e-07f,
+        -1.99200073e-07f, 9.59245483e-08f, 4.75440167e-08f, -1.90279739e-08f,
+        8.22980724e-08f, 1.70630358e-07f, 1.145754e-07f, 2.08833782e-07f,
+        1.36298183e-07f, 1.57729431e-07f, 1.35339747e-07f, 1.24796685e-07f,
+        7.33005052e-08f, 2.43244163e-08f, 6.40166253e-10f, -9.3803374e-09f,
+        -2.46155203e-08f, -2.93258857e-08f, -3.74471476e-08f, -3.11098454e-08f,
+        -3.47394433e-08f, -2.96673743e-08f, -2.7015215e-08f, -2.17415028e-08f,
+        -1.78905761e-08f, -1.38067344e-08f, -1.03452846e-08f, -7.65324693e-09f,
+    },
+};
+
+/* The table reaches a < 31/8 + 1/16 = 3.9375 */
+#define FOKUS__GELU_TAB_MAX 3.9375f
+
+static inline simde__m512 fokus_v_gelu_acc(simde__m512 x)
+{
+    /* x Phi(x) = c - a Phi(-a), a = |x|, c = max(x, 0): -a Phi(-a) for x < 0 (all its
+     * relative accuracy kept: no cancellation), x - a Phi(-a) for x >= 0 (a Phi(-a) <=
+     * x / 2, so an error there costs the result at most half as much). max(0, x) gives
+     * x when both are zero, so gelu(-0) = -0. */
+    const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f), eight = simde_mm512_set1_ps(8.0f);
+    simde__m512 a = simde_mm512_abs_ps(x);
+    /* t = 8a + 1.5 * 2^23 leaves k = round(8a) in its low mantissa bits: the permute index */
+    simde__m512 t = simde_mm512_fmadd_ps(a, eight, shifter);
+    simde__m512 v = simde_mm512_fmsub_ps(a, eight, simde_mm512_sub_ps(t, shifter)); /* exact */
+    simde__m512i k = simde_mm512_castps_si512(t);
+#define FOKUS__GELU_C(j) \
+    simde_mm512_permutex2var_ps(simde_mm512_load_ps(fokus__gelu_tab[j]), k, simde_mm512_load_ps(fokus__gelu_tab[j] + 16))
+    simde__m512 p = FOKUS__GELU_C(5);
+    p = simde_mm512_fmadd_ps(p, v, FOKUS__GELU_C(4));
+    p = simde_mm512_fmadd_ps(p, v, FOKUS__GELU_C(3));
+    p = simde_mm512_fmadd_ps(p, v, FOKUS__GELU_C(2));
+    p = simde_mm512_fmadd_ps(p, v, FOKUS__GELU_C(1));
+    p = simde_mm512_fmadd_ps(p, v, FOKUS__GELU_C(0));
+#undef FOKUS__GELU_C
+    simde__m512 y = simde_mm512_fnmadd_ps(a, p, simde_mm512_max_ps(simde_mm512_setzero_ps(), x));
+    /* beyond the table (rare for activations: 1 in 12000 for unit normal data), inf and
+     * nan: the general form, only when some lane needs it */
+    simde__mmask16 far = simde_mm512_cmp_ps_mask(a, simde_mm512_set1_ps(FOKUS__GELU_TAB_MAX), SIMDE_CMP_NLT_UQ);
+    if (far) y = simde_mm512_mask_mov_ps(y, far, fokus__v_gelu_general(x));
+    return y;
 }
 
 static inline simde__m512 fokus_v_gelu_tanh_acc(simde__m512 x)
@@ -482,6 +603,36 @@ static inline simde__m512 fokus_v_gelu_tanh_acc(simde__m512 x)
     y = simde_mm512_mask_mul_ps(y, (simde__mmask16)(pos ^ 0xffffu), y, down);
     simde__mmask16 ninf = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-__builtin_inff()), SIMDE_CMP_EQ_OQ);
     return simde_mm512_mask_mov_ps(y, ninf, simde_mm512_set1_ps(-0.0f));
+}
+
+/* ------------------------------------------------------------------------------------
+ * e^x for x in [-inf, 0], no NaN (softmax rows and columns, after x - max): within 2
+ * ulp. n = round(x log2 e), r = x - n ln2 in two parts (Cody-Waite; n ln2_hi is exact
+ * for |n| <= 2^9), e^r by a degree-6 polynomial (c0 = c1 = 1, the rest a relative
+ * least-squares fit reweighted towards minimax, numpy: 1.7e-8 relative on |r| <= ln2/2
+ * with the float coefficients), times 2^n by scalef (12 instructions). Gradual
+ * underflow: subnormal results below -87.3, +0 from about -103.3 (and for -inf);
+ * e^0 is exactly 1. A NaN input gives +0 (the clamp).
+ * ---------------------------------------------------------------------------------- */
+static inline simde__m512 fokus_v_exp_nonpos(simde__m512 x)
+{
+    const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23: adding it rounds */
+    /* below -104 the result rounds to 0 anyway; max also turns NaN into -104 */
+    simde__m512 xc = simde_mm512_max_ps(x, simde_mm512_set1_ps(-104.0f));
+    simde__m512 t = simde_mm512_fmadd_ps(xc, simde_mm512_set1_ps(1.44269504088896341f), shifter);
+    simde__m512 n = simde_mm512_sub_ps(t, shifter);
+    simde__m512 r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(0.693359375f), xc);
+    r = simde_mm512_fnmadd_ps(n, simde_mm512_set1_ps(-2.12194440e-4f), r);
+    simde__m512 p = simde_mm512_set1_ps(0.00138437713f);
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.00837415457f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.0416680016f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.166664317f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(0.49999994f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    p = simde_mm512_fmadd_ps(p, r, simde_mm512_set1_ps(1.0f));
+    /* p 2^n with one rounding (vscalefps): results below 2^-126 come out as the
+     * correctly scaled subnormals, and 0 below about -103.3 */
+    return simde_mm512_scalef_ps(p, n);
 }
 
 #endif /* FOKUS_SIMD_MATH_H */

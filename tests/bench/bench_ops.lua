@@ -1,7 +1,9 @@
 -- Element-wise tensor ops from Lua against the machine's memory bandwidth, both
 -- measured in this process, in this run.
 --
---   build/fokus tests/bench/bench_ops.lua BENCHDIR [quick]
+--   build/fokus tests/bench/bench_ops.lua BENCHDIR [quick|full] [FILTER]
+--   FILTER (a plain substring of the row names, e.g. "gelu"): only those rows, for
+--   short A/B runs while tuning one kernel.
 --   BENCHDIR holds blasbase.so (tests/bench/lblasbase.c: blasbase.stream, a STREAM-like
 --   copy and triad in C on 2 threads with plain stores).
 --
@@ -18,6 +20,7 @@ local dir = arg[1] or "build/bench"
 package.cpath = dir .. "/?.so;" .. package.cpath
 local bb = require "blasbase"
 local quick = arg[2] == "quick"
+local filter = arg[3]
 
 local THREADS = 2
 local ROUNDS = quick and 3 or 5
@@ -49,6 +52,7 @@ local results = {}
 
 -- fn() makes one call; bytes per call
 local function row(name, n, bytes, fn)
+  if filter and not string.find(name, filter, 1, true) then return end
   fn(); fn() -- warm-up: the allocator's cache holds the result's block from here on
   local rates, ratios, times, bws = {}, {}, {}, {}
   for r = 1, ROUNDS do

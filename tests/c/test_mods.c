@@ -432,6 +432,59 @@ static void test_attention_mods(void)
         check_attn("window block mask + same mask_mod", 2, 4, 2, 90, 90, &o, &bm);
         fokus_block_mask_free(&bm);
     }
+    /* chains (one pass per vector in the kernel, constant factors folded at both ends):
+     * every chain op, uniforms on either side of -, /, min and max */
+    {
+        prog ch = {.n = 0};
+        int v = B_(&ch, FOKUS_MOD_DIV, V_(&ch, FOKUS_MOD_SCORE), K_(&ch, 7));
+        v = B_(&ch, FOKUS_MOD_MUL, K_(&ch, 0.5), v);
+        v = U_(&ch, FOKUS_MOD_TANH, v);
+        v = B_(&ch, FOKUS_MOD_ADD, B_(&ch, FOKUS_MOD_MUL, v, K_(&ch, 3)), K_(&ch, 4)); /* in [1, 7] */
+        v = B_(&ch, FOKUS_MOD_SUB, K_(&ch, 2), B_(&ch, FOKUS_MOD_DIV, K_(&ch, 0.5), v));
+        v = B_(&ch, FOKUS_MOD_MAX, K_(&ch, 1.8), B_(&ch, FOKUS_MOD_MIN, v, K_(&ch, 1.95)));
+        v = U_(&ch, FOKUS_MOD_SQRT, U_(&ch, FOKUS_MOD_ABS, U_(&ch, FOKUS_MOD_NEG, v)));
+        v = U_(&ch, FOKUS_MOD_LOG, U_(&ch, FOKUS_MOD_EXP, B_(&ch, FOKUS_MOD_SUB, v, K_(&ch, 0.25))));
+        B_(&ch, FOKUS_MOD_DIV, B_(&ch, FOKUS_MOD_MUL, K_(&ch, 6), v), K_(&ch, 1.5));
+        fokus_mod_program chain = make(FOKUS_MOD_KIND_SCORE, &ch, NULL, 0);
+        memset(&o, 0, sizeof o);
+        o.score_mod = &chain;
+        check_attn("chain", 2, 2, 2, 45, 70, &o, NULL);
+        o.mask_mod = &late;
+        check_attn("chain + fully masked rows", 1, 2, 2, 50, 61, &o, NULL);
+        fokus_mod_program_free(&chain);
+        /* not a chain: the score twice */
+        prog sq = {.n = 0};
+        int s0 = V_(&sq, FOKUS_MOD_SCORE);
+        B_(&sq, FOKUS_MOD_MUL, U_(&sq, FOKUS_MOD_TANH, s0), s0);
+        fokus_mod_program twice = make(FOKUS_MOD_KIND_SCORE, &sq, NULL, 0);
+        memset(&o, 0, sizeof o);
+        o.score_mod = &twice;
+        check_attn("tanh(s) s", 1, 2, 2, 40, 50, &o, NULL);
+        fokus_mod_program_free(&twice);
+    }
+    /* distance biases counted per row: (q - k) u, u on the right; k - q also used by
+     * another term (then the block evaluator runs) */
+    {
+        prog d1 = {.n = 0};
+        int s0 = V_(&d1, FOKUS_MOD_SCORE);
+        B_(&d1, FOKUS_MOD_ADD, s0, B_(&d1, FOKUS_MOD_MUL, B_(&d1, FOKUS_MOD_SUB, V_(&d1, FOKUS_MOD_Q), V_(&d1, FOKUS_MOD_K)),
+                                      K_(&d1, 0.0625)));
+        fokus_mod_program qk = make(FOKUS_MOD_KIND_SCORE, &d1, NULL, 0);
+        memset(&o, 0, sizeof o);
+        o.score_mod = &qk;
+        o.causal = FOKUS_CAUSAL_BOTTOM_RIGHT;
+        check_attn("(q - k) u causal", 2, 2, 1, 40, 75, &o, NULL);
+        fokus_mod_program_free(&qk);
+        prog d2 = {.n = 0};
+        s0 = V_(&d2, FOKUS_MOD_SCORE);
+        int d = B_(&d2, FOKUS_MOD_SUB, V_(&d2, FOKUS_MOD_K), V_(&d2, FOKUS_MOD_Q));
+        int w = B_(&d2, FOKUS_MOD_MUL, K_(&d2, -0.03), B_(&d2, FOKUS_MOD_ADD, d, U_(&d2, FOKUS_MOD_ABS, d)));
+        B_(&d2, FOKUS_MOD_ADD, s0, w);
+        fokus_mod_program kq2 = make(FOKUS_MOD_KIND_SCORE, &d2, NULL, 0);
+        o.score_mod = &kq2;
+        check_attn("u (d + |d|)", 1, 2, 2, 40, 75, &o, NULL);
+        fokus_mod_program_free(&kq2);
+    }
     fokus_mod_program_free(&softcap);
     fokus_mod_program_free(&alibi);
     fokus_mod_program_free(&window);

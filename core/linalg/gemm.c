@@ -311,96 +311,16 @@ static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_
     return FOKUS_OK;
 }
 
-/* columns per task of the rows path: its C^T block, 128 x 80 floats, is 40 KiB */
-#ifndef GEMM_ROWS_UNIT
-#define GEMM_ROWS_UNIT 128
-#endif
-
-/* ---- 33..96 rows, f32 B [N,K]: gemm_rows.c, B unpacked, split over columns */
-
-typedef struct rows_job {
-    gemm_rows_args g;
-    const float *A;
-    int64_t lda, N, mp, unit;
-    size_t at_bytes, ct_bytes;
-    fokus_ctx *ctx;
-    float *own_at, *own_ct;
-    unsigned char *ready;      /* [worker]: its A^T copy is packed */
-} rows_job;
-
-/* Each worker packs its own A^T on its first task, so the copy sits in its core's L2
- * (see compute_task). */
-static void rows_task(void *arg, int64_t begin, int64_t end, int worker)
-{
-    const rows_job *r = (const rows_job *)arg;
-    float *at = r->own_at, *ct = r->own_ct;
-    if (r->ctx) {
-        at = (float *)fokus_ctx_scratch(r->ctx, FOKUS_SCRATCH_GEMM_A, worker, r->at_bytes);
-        ct = (float *)fokus_ctx_scratch(r->ctx, FOKUS_SCRATCH_GEMM_B, worker, r->ct_bytes);
-    }
-    if (!r->ready[worker]) {
-        fokus_gemm_pack_at(r->A, r->lda, r->g.M, r->g.K, r->mp, at);
-        r->ready[worker] = 1;
-    }
-    gemm_rows_args g = r->g;
-    g.At = at;
-    for (int64_t t = begin; t < end; t++) {
-        const int64_t n0 = t * r->unit, n1 = n0 + r->unit < r->N ? n0 + r->unit : r->N;
-        if (n0 < n1) fokus_gemm_rows(&g, ct, n0, n1);
-    }
-}
+/* ---- 33..96 rows, f32 B [N,K]: gemm_rows.c (B unpacked, transposed tiles), through
+ * the same driver as fokus_gemm_group: one parallel region, tasks that shrink as the
+ * work runs out so both workers finish within a tile of each other */
 
 static fokus_status gemm_rows_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                    const void *B, int64_t ldb,
                                    const float *bias, bool accumulate, float *C, int64_t ldc, fokus_error *err)
 {
-    rows_job r;
-    memset(&r, 0, sizeof r);
-    r.g.M = M; r.g.K = K;
-    r.g.B = (const float *)B; r.g.ldb = ldb;
-    r.g.bias = bias; r.g.accumulate = accumulate;
-    r.g.C = C; r.g.ldc = ldc;
-    r.A = A; r.lda = lda; r.N = N; r.ctx = ctx;
-    r.mp = ROUND_UP(M, 16);
-    const int64_t R = fokus_gemm_rows_r(M);
-    if ((uint64_t)K > SIZE_MAX / sizeof(float) / 128)
-        return fokus_fail(err, FOKUS_ENOMEM, "gemm: K = %lld is too large for scratch", (long long)K);
-    const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
-    const int nthreads = fokus_ctx_threads(ctx);
-    /* tasks of whole R-column groups, ~8 per worker (dynamic hand-out absorbs a worker
-     * slowed down by another process; each task is still tens of microseconds) and at
-     * most GEMM_ROWS_UNIT columns, so the task's block of C^T stays in L1 */
-    const int64_t groups = (N + R - 1) / R;
-    int64_t per = par ? groups / (8 * (int64_t)nthreads) : groups;
-    if (per * R > GEMM_ROWS_UNIT) per = GEMM_ROWS_UNIT / R;
-    if (per < 1) per = 1;
-    r.unit = per * R;
-    r.at_bytes = (size_t)r.mp * (size_t)K * sizeof(float);
-    r.ct_bytes = (size_t)r.unit * (size_t)r.mp * sizeof(float);
-    const int64_t ntasks = (N + r.unit - 1) / r.unit;
-
-    unsigned char ready[1024];
-    if (nthreads > (int)sizeof ready) return fokus_fail(err, FOKUS_EINVAL, "gemm: more than 1024 workers");
-    memset(ready, 0, (size_t)nthreads);
-    r.ready = ready;
-    if (ctx) {
-        for (int w = 0; w < nthreads; w++)
-            if (!fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, w, r.at_bytes) ||
-                !fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_B, w, r.ct_bytes))
-                return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
-    } else {
-        r.own_at = (float *)fokus_alloc(r.at_bytes);
-        r.own_ct = (float *)fokus_alloc(r.ct_bytes);
-        if (!r.own_at || !r.own_ct) {
-            fokus_free(r.own_at);
-            fokus_free(r.own_ct);
-            return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for packing buffers");
-        }
-    }
-    fokus_parallel(ctx, ntasks, par ? 1 : ntasks, rows_task, &r);
-    fokus_free(r.own_at);
-    fokus_free(r.own_ct);
-    return FOKUS_OK;
+    fokus_gemm_part part = {B, FOKUS_F32, N, ldb, bias, FOKUS_ACT_NONE, accumulate, C, ldc};
+    return fokus_gemm_group(ctx, M, K, A, lda, 1, &part, err);
 }
 
 /* C = bias (or C += bias): the K = 0 product. */

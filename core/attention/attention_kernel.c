@@ -30,6 +30,13 @@
  * loop stops at the last visible key of the block); only tiles that straddle the
  * diagonal pay for the per-element compare.
  *
+ * NaN: the exp2 maps NaN to 0 and the max skips it, so a NaN score would silently
+ * weigh 0. Items whose q rows (checked on the packed Qt, in L1) or kv head's K
+ * (attention.c scans K once per call, job->kbad) hold a NaN or inf go to the scalar
+ * kernel instead, which makes a row with a visible NaN / +inf score NaN, as the
+ * reference (and PyTorch) do. Finite inputs never take that branch, so their results
+ * are unchanged; NaN in V propagates through P.V by itself.
+ *
  * Tile sizes: 64 queries x 64 keys. Per worker the hot set is Qt (16 KiB at d 64),
  * the S^T tile (16 KiB), the O^T accumulator (16 KiB) and the K/V rows of the tile,
  * about L1 (48 KiB) plus a little L2; K and V of a head stream from L2/L3, and the
@@ -593,6 +600,20 @@ static void prefetch_rows(const float *p, int64_t n, int64_t st, int64_t cols)
         for (int64_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c, 0, 2);
 }
 
+/* Whether the packed Qt [d][ld] holds a NaN or an infinity: x - x is 0 for every
+ * finite x and NaN otherwise, so one add per vector over 16 KiB that is in L1 right
+ * after the pack (padding lanes are 0). */
+static bool qt_nonfinite(const float *Qt, int64_t d, int ld)
+{
+    simde__m512 acc = simde_mm512_setzero_ps();
+    const size_t n = (size_t)d * (size_t)ld;
+    for (size_t x = 0; x < n; x += 16) {
+        simde__m512 v = simde_mm512_load_ps(Qt + x);
+        acc = simde_mm512_add_ps(acc, simde_mm512_sub_ps(v, v));
+    }
+    return simde_mm512_cmp_ps_mask(acc, acc, SIMDE_CMP_UNORD_Q) != 0;
+}
+
 void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratch)
 {
     const fokus_attn_args *a = job->a;
@@ -601,6 +622,12 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     geom_of(job, item, &g);
     align_map(job, scratch, &sm);
     pack_qt(job, &g, sm.Qt, sm.S); /* the score tile is free until the first tile */
+    if ((job->kbad && job->kbad[g.b * a->Hkv + g.g]) || qt_nonfinite(sm.Qt, a->d, g.ld)) {
+        /* a NaN / inf score must make its row NaN (as the reference), which the exp2
+         * and max below would not do: the scalar kernel handles the rare item */
+        fokus_attn_item_scalar(job, item, scratch);
+        return;
+    }
     for (int i = 0; i < g.ld; i++) {
         sm.m[i] = -INFINITY;
         sm.l[i] = 0.0f;
@@ -677,19 +704,26 @@ void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scra
             kend = e < 0 ? 0 : e < kend ? e : kend;
         }
         float m = -INFINITY, l = 0.0f;
-        for (int pass = 0; pass < (job->probs ? 2 : 1); pass++) {
+        bool nan_row = false;
+        for (int pass = 0; pass < (job->probs ? 2 : 1) && !nan_row; pass++) {
             const float inv = l > 0 ? 1.0f / l : 0.0f;
             for (int64_t j = 0; j < kend; j++) {
                 const float *kr = K + j * job->ks[2];
                 float s = 0.0f;
                 for (int64_t c = 0; c < d; c++) s += qrow[c] * kr[c];
-                s += extra_at(a, g.b, g.h, i, j);
+                /* masked (-inf) replaces the score, so a masked NaN stays out of the row */
+                const float e = extra_at(a, g.b, g.h, i, j);
+                s = e == -INFINITY ? -INFINITY : s + e;
                 if (s != -INFINITY && job->score)
                     s = (float)(fokus_mod_eval_ref(job->score->p, (double)s * 0.6931471805599453, g.b + 1, g.h + 1,
                                                    i + 1, j + 1) * 1.4426950408889634);
                 if (job->mask && fokus_mod_eval_ref(job->mask->p, 0, g.b + 1, g.h + 1, i + 1, j + 1) == 0)
                     s = -INFINITY;
                 if (s == -INFINITY) continue;
+                if (!(s < INFINITY)) { /* a visible NaN or +inf (inf - inf): a NaN row */
+                    nan_row = true;
+                    break;
+                }
                 if (pass == 1) {
                     job->probs[(row0 + i) * a->Nk + j] = exp2f(s - m) * inv;
                     continue;
@@ -707,6 +741,14 @@ void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scra
             }
         }
         float *o = out_row(job, g.b, g.h, i);
+        if (nan_row) {
+            /* as softmax over a row holding NaN: every output, lse and probability */
+            for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = NAN;
+            if (job->lse) job->lse[row0 + i] = NAN;
+            if (job->probs)
+                for (int64_t j = 0; j < a->Nk; j++) job->probs[(row0 + i) * a->Nk + j] = NAN;
+            continue;
+        }
         const float inv = l > 0 ? 1.0f / l : 0.0f;
         for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = acc[c] * inv;
         if (job->lse)

@@ -135,8 +135,9 @@ static inline simde__m512 fokus_v_tanh(simde__m512 x)
      * error (numpy): 5.9e-8 with float coefficients, 3.2e-7 after float evaluation.
      * No exp and one division: 15 instructions instead of 16 for the exp form (this
      * is what a softcap score_mod costs per score in the attention kernel). NaN gives
-     * -1 (the clamp). */
-    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-9.0f)), simde_mm512_set1_ps(9.0f));
+     * NaN: max_ps / min_ps return their SECOND operand when either is NaN, so x goes
+     * second in both clamps. */
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_set1_ps(9.0f), simde_mm512_max_ps(simde_mm512_set1_ps(-9.0f), x));
     simde__m512 z = simde_mm512_mul_ps(xc, xc);
     simde__m512 p = simde_mm512_set1_ps(1.318399789340674e-08f);
     p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(2.0471670723054558e-05f));
@@ -150,7 +151,7 @@ static inline simde__m512 fokus_v_tanh(simde__m512 x)
     q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(1.0f));
     /* the fit overshoots 1 by up to 2 ulp near x = 8.4: saturate exactly */
     simde__m512 one = simde_mm512_set1_ps(1.0f), y = simde_mm512_div_ps(simde_mm512_mul_ps(xc, p), q);
-    return simde_mm512_min_ps(simde_mm512_max_ps(y, simde_mm512_set1_ps(-1.0f)), one);
+    return simde_mm512_min_ps(one, simde_mm512_max_ps(simde_mm512_set1_ps(-1.0f), y));
 }
 
 /* 16 consecutive f32, f16 or bf16 values at p, widened to f32 (f16 through F16C,

@@ -276,42 +276,6 @@ static bool kv_needs_copy(const fokus_attn_src *s, int64_t cols)
     return !(s->dtype == FOKUS_F32 && (s->s[3] == 1 || cols == 1));
 }
 
-/* Nonzero when any of the n floats at x is a NaN or an infinity: an all-ones exponent
- * plus one carries into the sign bit. Integer ORs, so the loop vectorises. */
-static uint32_t floats_nonfinite(const float *x, int64_t n)
-{
-    uint32_t bad = 0;
-    for (int64_t c = 0; c < n; c++) {
-        uint32_t u;
-        memcpy(&u, x + c, sizeof u);
-        bad |= ((u & 0x7f800000u) + 0x00800000u) & 0x80000000u;
-    }
-    return bad;
-}
-
-typedef struct kscan_task {
-    const fokus_attn_job *job;
-    uint8_t *bad;         /* [B * Hkv] */
-} kscan_task;
-
-/* kv heads [begin, end): flag those whose K rows hold a NaN or an infinity */
-static void kscan_range(void *argp, int64_t begin, int64_t end, int worker)
-{
-    (void)worker;
-    const kscan_task *t = (const kscan_task *)argp;
-    const fokus_attn_job *job = t->job;
-    const fokus_attn_args *a = job->a;
-    for (int64_t bg = begin; bg < end; bg++) {
-        const float *K = job->k + (bg / a->Hkv) * job->ks[0] + (bg % a->Hkv) * job->ks[1];
-        uint32_t bad = 0;
-        if (job->ks[2] == a->d) /* dense rows: one run */
-            bad = floats_nonfinite(K, a->Nk * a->d);
-        else
-            for (int64_t j = 0; j < a->Nk && !bad; j++) bad = floats_nonfinite(K + j * job->ks[2], a->d);
-        t->bad[bg] = bad != 0;
-    }
-}
-
 typedef struct attn_task {
     const fokus_attn_job *job;
     fokus_ctx *ctx;
@@ -454,11 +418,6 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
     } else if (!(own = (float *)fokus_alloc(scratch_bytes))) {
         goto nomem;
     }
-    /* one flag per kv head (see kscan_range); on the stack for ordinary head counts */
-    uint8_t kbad_stack[256], *kbad = kbad_stack, *kbad_own = NULL;
-    if (a.B * a.Hkv > (int64_t)sizeof kbad_stack) {
-        if (!(kbad = kbad_own = (uint8_t *)fokus_alloc((size_t)(a.B * a.Hkv)))) goto nomem;
-    }
     {
         /* the V copy starts on a 64-byte boundary after the K copy */
         float *vbuf = copy ? copy + ((ck ? kn : 0) + 15) / 16 * 16 : NULL;
@@ -468,26 +427,14 @@ fokus_status fokus_attend_variant(fokus_ctx *ctx, const fokus_tensor *q, const f
 
     attn_task task = {&job, ctx, own, scratch_bytes, variant};
     double flops = 4.0 * (double)a.B * (double)a.H * (double)a.Nq * (double)a.Nk * (double)(a.d + a.dv) / 2;
-    const bool par = !(flops < ATTN_INLINE_FLOPS || !ctx);
-    /* the SIMD kernel needs to know which kv heads' K hold a NaN / inf (see
-     * attention_kernel.c); one read of K, O(N d) next to O(N^2 d) */
-    if (items > 0 && variant == FOKUS_ATTN_SIMD) {
-        kscan_task kt = {&job, kbad};
-        if (par)
-            fokus_parallel(ctx, a.B * a.Hkv, 1, kscan_range, &kt);
-        else
-            kscan_range(&kt, 0, a.B * a.Hkv, 0);
-        job.kbad = kbad;
-    }
     if (items > 0) {
-        if (!par)
+        if (flops < ATTN_INLINE_FLOPS || !ctx)
             attn_range(&task, 0, items, 0);
         else
             fokus_parallel(ctx, items, 1, attn_range, &task);
     }
     if (own_copy) fokus_free(copy);
     fokus_free(own);
-    fokus_free(kbad_own);
     fokus_mod_unbind(&mb_score);
     fokus_mod_unbind(&mb_mask);
     fokus_block_mask_free(&own_bm);

@@ -60,11 +60,6 @@ typedef struct fokus_attn_job {
     const fokus_ctx *ctx;           /* for the interrupt flag */
     const struct fokus_mod_bound *score, *mask;  /* bound mods or NULL (mod_eval.c) */
     const fokus_block_mask *bm;     /* tile classes (with mask), or NULL */
-    /* [B * Hkv]: nonzero where that kv head's K holds a NaN or an infinity, or NULL
-     * (not scanned: the scalar variant). The SIMD kernel hands such items, and items
-     * whose queries hold one, to the scalar kernel, which gives the reference's NaN
-     * rows; the SIMD kernel's exp2 and max would drop a NaN score silently. */
-    const uint8_t *kbad;
 } fokus_attn_job;
 
 /* Kernel variants: AUTO picks SIMD when AVX-512 is native, else scalar. */

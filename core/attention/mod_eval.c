@@ -48,13 +48,6 @@ static inline simde__m512 gather16(const float *base, simde__m512i off)
 
 /* Lua's floored modulo: a - floor(a / b) b, then one correction step each way for the
  * rounding of a / b (so integer operands below 2^24 give the exact result). */
-/* exp that keeps NaN (fokus_v_exp's exp2 maps it to 0): a NaN score must stay NaN
- * through a program, as in the double reference */
-static inline simde__m512 v_exp(simde__m512 x)
-{
-    return simde_mm512_mask_mov_ps(fokus_v_exp(x), simde_mm512_cmp_ps_mask(x, x, SIMDE_CMP_UNORD_Q), x);
-}
-
 static inline simde__m512 v_mod(simde__m512 a, simde__m512 b)
 {
     const simde__m512 z = simde_mm512_setzero_ps();
@@ -231,7 +224,7 @@ static float *run_rows(const fokus_mod_bound *m, const float *S, int ld, int R, 
             break;
         case FOKUS_MOD_NEG: LOOP1(simde_mm512_sub_ps(simde_mm512_setzero_ps(), A)); break;
         case FOKUS_MOD_ABS: LOOP1(simde_mm512_abs_ps(A)); break;
-        case FOKUS_MOD_EXP: LOOP1(v_exp(A)); break;
+        case FOKUS_MOD_EXP: LOOP1(fokus_v_exp(A)); break;
         case FOKUS_MOD_LOG: LOOP1(fokus_v_log(A)); break;
         case FOKUS_MOD_TANH: LOOP1(fokus_v_tanh(A)); break;
         case FOKUS_MOD_SQRT: LOOP1(simde_mm512_sqrt_ps(A)); break;
@@ -369,7 +362,7 @@ static inline simde__m512 chain_ops(const chain *c, simde__m512 v)
         case FOKUS_MOD_MAX: v = c->rev[i] ? simde_mm512_max_ps(u, v) : simde_mm512_max_ps(v, u); break;
         case FOKUS_MOD_NEG: v = simde_mm512_sub_ps(simde_mm512_setzero_ps(), v); break;
         case FOKUS_MOD_ABS: v = simde_mm512_abs_ps(v); break;
-        case FOKUS_MOD_EXP: v = v_exp(v); break;
+        case FOKUS_MOD_EXP: v = fokus_v_exp(v); break;
         case FOKUS_MOD_LOG: v = fokus_v_log(v); break;
         case FOKUS_MOD_TANH: v = fokus_v_tanh(v); break;
         case FOKUS_MOD_SQRT: v = simde_mm512_sqrt_ps(v); break;
@@ -492,7 +485,7 @@ void fokus_mod_apply_tile(const fokus_mod_bound *score, const fokus_mod_bound *m
             /* a single function (softcap's tanh, a temperature): no dispatch per vector */
             if (ch.n == 0) CHAIN_PASS(CHAIN_NONE)
             else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_TANH) CHAIN_PASS(fokus_v_tanh)
-            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_EXP) CHAIN_PASS(v_exp)
+            else if (ch.n == 1 && ch.op[0] == FOKUS_MOD_EXP) CHAIN_PASS(fokus_v_exp)
             else CHAIN_PASS(CHAIN_ALL)
 #undef CHAIN_PASS
 #undef CHAIN_ALL

@@ -12,7 +12,7 @@
  *
  * The rounding uses the 1.5 * 2^23 "shifter" (adding it leaves round(x) in the low
  * mantissa bits); p * 2^n is one scalef (it replaced a shift and an integer add into
- * p's exponent bits, which turned NaN payloads into numbers).
+ * p's exponent bits, which turned a NaN with low payload bits into a number).
  *
  * Contract (tests/c/test_attention.c re-measures it on every 97th float of [-125, 16],
  * the range the kernel uses, and checks the special values):
@@ -49,7 +49,8 @@
 static inline simde__m512 fokus_exp2_ps(simde__m512 x)
 {
     const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23 */
-    /* x >= -125.5 keeps p 2^n a normal number (p's exponent is 126 or 127); NaN is "ok" too and flows through (min_ps returns its second operand for NaN) */
+    /* x >= -125.5 keeps p 2^n a normal number (p's exponent is 126 or 127); NaN is
+     * "ok" too and flows through (min_ps returns its second operand for NaN) */
     simde__mmask16 ok = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-125.5f), SIMDE_CMP_NLT_UQ);
     x = simde_mm512_min_ps(simde_mm512_set1_ps(127.0f), x);
     simde__m512 t = simde_mm512_add_ps(x, shifter);
@@ -93,7 +94,7 @@ static inline float fokus_exp2_f32(float x)
  * tests/c/test_ops.c measures them against double precision:
  *   fokus_v_exp      relative error < 1.5e-6 for |x| <= 20 and < 6e-6 on [-86, 88]
  *                    (the rounding of x * log2 e); 0 below about -87 (where the true
- *                    value is below the smallest normal float)
+ *                    value is below the smallest normal float); NaN gives NaN
  *   fokus_v_sigmoid  absolute error < 3e-7
  *   fokus_v_erf      absolute error < 6e-7 (Abramowitz & Stegun 7.1.26, 1.5e-7, plus
  *                    float32 rounding; unfused multiply-adds in PORTABLE builds)

@@ -173,6 +173,21 @@ static void test_nan_k_masked(void)
             ((uint8_t *)mask.data)[i * NK + j] = !(j == 50 && i % 2 == 1) && (j * 7 + i) % 11 != 0;
             if (j == 50 && i % 3 == 0) ((float *)bias.data)[i * NK + j] = -INFINITY;
         }
+    {
+        /* a NaN in the bias itself: only that row */
+        fokus_tensor b2 = randt(FOKUS_F32, 2, ms);
+        ((float *)b2.data)[7 * NK + 3] = NAN;
+        ((float *)b2.data)[9 * NK + 3] = -INFINITY;
+        fokus_attend_opts o = {0};
+        o.bias = &b2;
+        fokus_tensor out = {0}, lse = {0};
+        int64_t nn;
+        run3("nan bias", &q, &k, &v, o, &out, &lse, &nn);
+        CHECK(row_nan(&out, 0, 7) && row_finite(&out, 0, 9) && row_finite(&out, 0, 8));
+        fokus_tensor_release(&out);
+        fokus_tensor_release(&lse);
+        fokus_tensor_release(&b2);
+    }
     for (int mode = 0; mode < 4; mode++) {
         fokus_attend_opts o = {0};
         const char *what = "nan k";

@@ -30,6 +30,15 @@
  * loop stops at the last visible key of the block); only tiles that straddle the
  * diagonal pay for the per-element compare.
  *
+ * NaN: a visible NaN score (or +inf: inf - inf) must make its query row NaN, as in the
+ * reference and PyTorch. The exp2 gives NaN for NaN, so such a row ends with l = NaN
+ * by itself (the lazy max skips NaN; harmless in a row that is NaN anyway). A masked
+ * NaN must not count, but the boolean mask and -inf bias ADD -inf (NaN + -inf is
+ * NaN), so after the item every row with l = NaN is recomputed by the scalar row
+ * code, which replaces masked scores by -inf and decides. Finite inputs never get
+ * there: their steps and bits are unchanged, and the hot loops gain nothing.
+ * NaN in V propagates through P.V (0 * NaN included, as in PyTorch's matmul).
+ *
  * Tile sizes: 64 queries x 64 keys. Per worker the hot set is Qt (16 KiB at d 64),
  * the S^T tile (16 KiB), the O^T accumulator (16 KiB) and the K/V rows of the tile,
  * about L1 (48 KiB) plus a little L2; K and V of a head stream from L2/L3, and the
@@ -593,6 +602,8 @@ static void prefetch_rows(const float *p, int64_t n, int64_t st, int64_t cols)
         for (int64_t c = 0; c < cols; c += 16) __builtin_prefetch(p + c, 0, 2);
 }
 
+static void scalar_row(const fokus_attn_job *job, const item_geom *gp, int64_t i, float *scratch, bool clear_probs);
+
 void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratch)
 {
     const fokus_attn_args *a = job->a;
@@ -646,6 +657,11 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
     }
     finish_rows(job, &g, sm.Ot, sm.m, sm.l);
     if (job->probs) probs_pass(job, &g, &t, &sm);
+    /* l is NaN where a NaN (or +inf) score reached the exp2: a visible one, or a
+     * masked one that the boolean mask / -inf bias only added -inf to. Rare: the
+     * scalar row settles which (Qt, S and Ot are free now; l lies beyond them). */
+    for (int ii = 0; ii < g.nq; ii++)
+        if (isnan(sm.l[ii])) scalar_row(job, &g, g.i0 + ii, scratch, true);
 }
 
 /* ---------------------------------------------------------------------------------
@@ -654,62 +670,85 @@ void fokus_attn_item_simd(const fokus_attn_job *job, int64_t item, float *scratc
  * (rescale whenever the max grows), libm exp2.
  * ------------------------------------------------------------------------------- */
 
-void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scratch)
+/* Query row i of item g: out, lse and (when wanted) probs. scratch: d + dv floats,
+ * 64-byte aligned. clear_probs: zero the probs row first (it may hold what the SIMD
+ * kernel wrote). A visible NaN or +inf score (inf - inf in the reference) makes the
+ * whole row NaN; the boolean mask and a -inf bias replace a score by -inf, so a
+ * masked NaN does not count. */
+static void scalar_row(const fokus_attn_job *job, const item_geom *gp, int64_t i, float *scratch, bool clear_probs)
 {
     const fokus_attn_args *a = job->a;
+    const item_geom g = *gp;
     const int64_t d = a->d, dv = a->dv;
-    item_geom g;
-    geom_of(job, item, &g);
     float *qrow = scratch, *acc = scratch + up16((size_t)d);
     const float *K = job->k + g.b * job->ks[0] + g.g * job->ks[1];
     const float *V = job->v + g.b * job->vs[0] + g.g * job->vs[1];
     const fokus_attn_src *q = &a->q;
     const size_t es = fokus_dtype_size(q->dtype);
     const int64_t row0 = (g.b * a->H + g.h) * a->Nq;
-    for (int ii = 0; ii < g.nq; ii++) {
-        const int64_t i = g.i0 + ii;
-        const char *qr = q->data + (size_t)(g.b * q->s[0] + g.h * q->s[1] + i * q->s[2]) * es;
-        for (int64_t c = 0; c < d; c++) qrow[c] = fokus_attn_loadf(qr, q->dtype, c * q->s[3]) * job->qscale;
-        for (int64_t c = 0; c < dv; c++) acc[c] = 0.0f;
-        int64_t kend = a->Nk;
-        if (a->causal) {
-            int64_t e = i + a->causal_off + 1;
-            kend = e < 0 ? 0 : e < kend ? e : kend;
-        }
-        float m = -INFINITY, l = 0.0f;
-        for (int pass = 0; pass < (job->probs ? 2 : 1); pass++) {
-            const float inv = l > 0 ? 1.0f / l : 0.0f;
-            for (int64_t j = 0; j < kend; j++) {
-                const float *kr = K + j * job->ks[2];
-                float s = 0.0f;
-                for (int64_t c = 0; c < d; c++) s += qrow[c] * kr[c];
-                s += extra_at(a, g.b, g.h, i, j);
-                if (s != -INFINITY && job->score)
-                    s = (float)(fokus_mod_eval_ref(job->score->p, (double)s * 0.6931471805599453, g.b + 1, g.h + 1,
-                                                   i + 1, j + 1) * 1.4426950408889634);
-                if (job->mask && fokus_mod_eval_ref(job->mask->p, 0, g.b + 1, g.h + 1, i + 1, j + 1) == 0)
-                    s = -INFINITY;
-                if (s == -INFINITY) continue;
-                if (pass == 1) {
-                    job->probs[(row0 + i) * a->Nk + j] = exp2f(s - m) * inv;
-                    continue;
-                }
-                if (s > m) {
-                    float alpha = exp2f(m - s); /* m = -inf gives 0 */
-                    l *= alpha;
-                    for (int64_t c = 0; c < dv; c++) acc[c] *= alpha;
-                    m = s;
-                }
-                float p = exp2f(s - m);
-                l += p;
-                const float *vr = V + j * job->vs[2];
-                for (int64_t c = 0; c < dv; c++) acc[c] += p * vr[c];
-            }
-        }
-        float *o = out_row(job, g.b, g.h, i);
-        const float inv = l > 0 ? 1.0f / l : 0.0f;
-        for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = acc[c] * inv;
-        if (job->lse)
-            job->lse[row0 + i] = l > 0 ? (float)(((double)m + log2((double)l)) * 0.6931471805599453) : -INFINITY;
+    const char *qr = q->data + (size_t)(g.b * q->s[0] + g.h * q->s[1] + i * q->s[2]) * es;
+    for (int64_t c = 0; c < d; c++) qrow[c] = fokus_attn_loadf(qr, q->dtype, c * q->s[3]) * job->qscale;
+    for (int64_t c = 0; c < dv; c++) acc[c] = 0.0f;
+    if (job->probs && clear_probs) memset(job->probs + (row0 + i) * a->Nk, 0, sizeof(float) * (size_t)a->Nk);
+    int64_t kend = a->Nk;
+    if (a->causal) {
+        int64_t e = i + a->causal_off + 1;
+        kend = e < 0 ? 0 : e < kend ? e : kend;
     }
+    float m = -INFINITY, l = 0.0f;
+    bool nan_row = false;
+    for (int pass = 0; pass < (job->probs ? 2 : 1) && !nan_row; pass++) {
+        const float inv = l > 0 ? 1.0f / l : 0.0f;
+        for (int64_t j = 0; j < kend; j++) {
+            const float *kr = K + j * job->ks[2];
+            float s = 0.0f;
+            for (int64_t c = 0; c < d; c++) s += qrow[c] * kr[c];
+            const float e = extra_at(a, g.b, g.h, i, j);
+            s = e == -INFINITY ? -INFINITY : s + e;
+            if (s != -INFINITY && job->score)
+                s = (float)(fokus_mod_eval_ref(job->score->p, (double)s * 0.6931471805599453, g.b + 1, g.h + 1,
+                                               i + 1, j + 1) * 1.4426950408889634);
+            if (job->mask && fokus_mod_eval_ref(job->mask->p, 0, g.b + 1, g.h + 1, i + 1, j + 1) == 0)
+                s = -INFINITY;
+            if (s == -INFINITY) continue;
+            if (!(s < INFINITY)) {
+                nan_row = true;
+                break;
+            }
+            if (pass == 1) {
+                job->probs[(row0 + i) * a->Nk + j] = exp2f(s - m) * inv;
+                continue;
+            }
+            if (s > m) {
+                float alpha = exp2f(m - s); /* m = -inf gives 0 */
+                l *= alpha;
+                for (int64_t c = 0; c < dv; c++) acc[c] *= alpha;
+                m = s;
+            }
+            float p = exp2f(s - m);
+            l += p;
+            const float *vr = V + j * job->vs[2];
+            for (int64_t c = 0; c < dv; c++) acc[c] += p * vr[c];
+        }
+    }
+    float *o = out_row(job, g.b, g.h, i);
+    if (nan_row) {
+        /* as softmax over a row holding NaN: every output, lse and probability */
+        for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = NAN;
+        if (job->lse) job->lse[row0 + i] = NAN;
+        if (job->probs)
+            for (int64_t j = 0; j < a->Nk; j++) job->probs[(row0 + i) * a->Nk + j] = NAN;
+        return;
+    }
+    const float inv = l > 0 ? 1.0f / l : 0.0f;
+    for (int64_t c = 0; c < dv; c++) o[c * job->os[3]] = acc[c] * inv;
+    if (job->lse)
+        job->lse[row0 + i] = l > 0 ? (float)(((double)m + log2((double)l)) * 0.6931471805599453) : -INFINITY;
+}
+
+void fokus_attn_item_scalar(const fokus_attn_job *job, int64_t item, float *scratch)
+{
+    item_geom g;
+    geom_of(job, item, &g);
+    for (int ii = 0; ii < g.nq; ii++) scalar_row(job, &g, g.i0 + ii, scratch, false);
 }

@@ -2,7 +2,9 @@
  * fokus_attend_ref: the double-precision reference of fokus_attend, written to be
  * obviously right rather than fast. Same argument checks (fokus_attn_parse), then per
  * query row: all logits in double, max, exp, sum, normalise. Tests compare the SIMD
- * and scalar kernels against it.
+ * and scalar kernels against it. A visible NaN or +inf logit gives a NaN row (out,
+ * lse, probs), as PyTorch's softmax; a masked one (causal, mask, -inf bias, mask_mod)
+ * is replaced by -inf first and does not count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -41,11 +43,15 @@ fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, cons
             for (int64_t i = 0; i < a.Nq; i++) {
                 const int64_t g = h / group, row = (b * a.H + h) * a.Nq + i;
                 double m = -INFINITY;
+                bool nan_row = false;
                 for (int64_t j = 0; j < a.Nk; j++) {
                     double s = 0;
                     for (int64_t c = 0; c < a.d; c++) s += at(&a.q, b, h, i, c) * at(&a.k, b, g, j, c);
                     s *= a.scale;
-                    if (a.has_bias) s += at(&a.bias, b, h, i, j);
+                    if (a.has_bias) { /* a -inf bias masks: it replaces a NaN score too */
+                        const double e = at(&a.bias, b, h, i, j);
+                        s = e == -INFINITY ? -INFINITY : s + e;
+                    }
                     if (a.has_mask) {
                         const fokus_attn_src *mk = &a.mask;
                         if (!mk->data[b * mk->s[0] + h * mk->s[1] + i * mk->s[2] + j * mk->s[3]]) s = -INFINITY;
@@ -55,12 +61,26 @@ fokus_status fokus_attend_ref(const fokus_tensor *q, const fokus_tensor *k, cons
                     if (a.score_mod && s != -INFINITY) s = fokus_mod_eval_ref(a.score_mod, s, b + 1, h + 1, i + 1, j + 1);
                     if (a.mask_mod && fokus_mod_eval_ref(a.mask_mod, 0, b + 1, h + 1, i + 1, j + 1) == 0) s = -INFINITY;
                     logit[j] = s;
+                    /* a visible NaN, or +inf (exp(inf - inf) below), makes the row NaN,
+                     * as softmax does in PyTorch; masked scores were replaced by -inf */
+                    if (!(s < INFINITY) && s != -INFINITY) nan_row = true;
                     if (s > m) m = s;
+                }
+                if (nan_row) {
+                    for (int64_t c = 0; c < a.dv; c++) po[row * a.dv + c] = NAN;
+                    if (a.want_lse) pl[row] = NAN;
+                    if (a.want_probs)
+                        for (int64_t j = 0; j < a.Nk; j++) pp[row * a.Nk + j] = NAN;
+                    continue;
                 }
                 double sum = 0;
                 for (int64_t c = 0; c < a.dv; c++) acc[c] = 0;
                 if (m > -INFINITY) {
                     for (int64_t j = 0; j < a.Nk; j++) {
+                        if (logit[j] == -INFINITY) { /* masked: v of that key is not read */
+                            logit[j] = 0;
+                            continue;
+                        }
                         double p = exp(logit[j] - m);
                         logit[j] = p;
                         sum += p;

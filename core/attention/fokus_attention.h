@@ -57,6 +57,12 @@ typedef struct fokus_attend_opts {
  * sum of exp of the final logits) when opts->want_lse; probs [.., H, Nq, Nk] (0 where
  * masked) when opts->want_probs. A query row with no visible key gives out 0, lse -inf,
  * probs 0. lse/probs may be NULL when not wanted. opts NULL = defaults.
+ * NaN / inf (as PyTorch): a query row whose final logits include a visible NaN or
+ * +inf (NaN or inf in q or k, in the bias, or made by score_mod) gives out, lse and
+ * the whole probs row NaN; a masked logit (causal, mask, -inf bias, mask_mod, block
+ * mask) is replaced by -inf first and does not count; a -inf logit weighs 0. NaN in
+ * v gives NaN in the rows that see that key (and possibly in rows of the same tile
+ * that do not: 0 * NaN, as PyTorch's matmul). Finite inputs cost nothing extra.
  * Accuracy: float32 accumulation with a vector exp2 of relative error <= 2.5e-7;
  * weights below 2^-125 of the row maximum count as 0. Against the double reference
  * max|err| / max|ref| is ~1e-7..6e-7 on the attention oracles, 5.7e-6 at logits of

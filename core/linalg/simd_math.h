@@ -8,12 +8,11 @@
  *   x = n + f with n = round(x), f in [-1/2, 1/2]
  *   2^f ~ p(f), a degree-5 polynomial fitted by Remez for minimax RELATIVE error on
  *         [-1/2, 1/2] (theoretical error 7.5e-8)
- *   2^x = p(f) * 2^n, with 2^n put into the exponent field by an integer add
+ *   2^x = p(f) * 2^n, one vscalefps
  *
  * The rounding uses the 1.5 * 2^23 "shifter" (adding it leaves round(x) in the low
- * mantissa bits), and 2^n is an integer add into p's exponent bits: both are cheap
- * adds and shifts, so the only FMA-port work is the five Horner steps — the FMA ports
- * are the bottleneck of attention (QK^T and PV), so this is the cheapest place to be.
+ * mantissa bits); p * 2^n is one scalef (it replaced a shift and an integer add into
+ * p's exponent bits, which turned a NaN with low payload bits into a number).
  *
  * Contract (tests/c/test_attention.c re-measures it on every 97th float of [-125, 16],
  * the range the kernel uses, and checks the special values):
@@ -25,8 +24,9 @@
  *     instead of going subnormal. Masked scores are -inf, and a masked probability
  *     must be exactly 0, so this is a feature; a real weight below 2^-125 relative to
  *     the row maximum is irrelevant in float32 sums.
- *   - x > 127 is clamped to 127 (no inf); NaN gives 0. The attention kernel only
- *     feeds x <= 8 (scores minus a running maximum).
+ *   - x > 127 is clamped to 127 (no inf); NaN gives NaN (the attention kernel relies
+ *     on it: a visible NaN score makes its row NaN). The kernel otherwise only feeds
+ *     x <= 8 (scores minus a running maximum).
  */
 #ifndef FOKUS_SIMD_MATH_H
 #define FOKUS_SIMD_MATH_H
@@ -49,9 +49,10 @@
 static inline simde__m512 fokus_exp2_ps(simde__m512 x)
 {
     const simde__m512 shifter = simde_mm512_set1_ps(12582912.0f); /* 1.5 * 2^23 */
-    /* x >= -125.5 keeps 2^n a normal number once p's exponent (126 or 127) is added */
-    simde__mmask16 ok = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-125.5f), SIMDE_CMP_GE_OQ);
-    x = simde_mm512_min_ps(x, simde_mm512_set1_ps(127.0f));
+    /* x >= -125.5 keeps p 2^n a normal number (p's exponent is 126 or 127); NaN is
+     * "ok" too and flows through (min_ps returns its second operand for NaN) */
+    simde__mmask16 ok = simde_mm512_cmp_ps_mask(x, simde_mm512_set1_ps(-125.5f), SIMDE_CMP_NLT_UQ);
+    x = simde_mm512_min_ps(simde_mm512_set1_ps(127.0f), x);
     simde__m512 t = simde_mm512_add_ps(x, shifter);
     simde__m512 n = simde_mm512_sub_ps(t, shifter);
     simde__m512 f = simde_mm512_sub_ps(x, n);
@@ -61,10 +62,10 @@ static inline simde__m512 fokus_exp2_ps(simde__m512 x)
     p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(FOKUS_EXP2_C2));
     p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(FOKUS_EXP2_C1));
     p = simde_mm512_fmadd_ps(p, f, simde_mm512_set1_ps(FOKUS_EXP2_C0));
-    /* the low mantissa bits of t hold n (plus 2^22, which the shift pushes out) */
-    simde__m512i e = simde_mm512_slli_epi32(simde_mm512_castps_si512(t), 23);
-    simde__m512i r = simde_mm512_maskz_add_epi32(ok, simde_mm512_castps_si512(p), e);
-    return simde_mm512_castsi512_ps(r);
+    /* p 2^n in one instruction (vscalefps): exact, as the result is a normal number
+     * in the ok range; a NaN p or n gives NaN whatever its payload (an integer add of
+     * n into the exponent bits would not) */
+    return simde_mm512_maskz_scalef_ps(ok, p, n);
 }
 
 /* Scalar twin with the same polynomial and the same flush/clamp rules (tests check
@@ -72,7 +73,8 @@ static inline simde__m512 fokus_exp2_ps(simde__m512 x)
  * instead, so it is an independent check of the SIMD one. */
 static inline float fokus_exp2_f32(float x)
 {
-    if (!(x >= -125.5f)) return 0.0f; /* also NaN */
+    if (x != x) return x;
+    if (!(x >= -125.5f)) return 0.0f;
     if (x > 127.0f) x = 127.0f;
     float n = __builtin_rintf(x);
     float f = x - n;
@@ -92,7 +94,7 @@ static inline float fokus_exp2_f32(float x)
  * tests/c/test_ops.c measures them against double precision:
  *   fokus_v_exp      relative error < 1.5e-6 for |x| <= 20 and < 6e-6 on [-86, 88]
  *                    (the rounding of x * log2 e); 0 below about -87 (where the true
- *                    value is below the smallest normal float)
+ *                    value is below the smallest normal float); NaN gives NaN
  *   fokus_v_sigmoid  absolute error < 3e-7
  *   fokus_v_erf      absolute error < 6e-7 (Abramowitz & Stegun 7.1.26, 1.5e-7, plus
  *                    float32 rounding; unfused multiply-adds in PORTABLE builds)
@@ -135,8 +137,9 @@ static inline simde__m512 fokus_v_tanh(simde__m512 x)
      * error (numpy): 5.9e-8 with float coefficients, 3.2e-7 after float evaluation.
      * No exp and one division: 15 instructions instead of 16 for the exp form (this
      * is what a softcap score_mod costs per score in the attention kernel). NaN gives
-     * -1 (the clamp). */
-    simde__m512 xc = simde_mm512_min_ps(simde_mm512_max_ps(x, simde_mm512_set1_ps(-9.0f)), simde_mm512_set1_ps(9.0f));
+     * NaN: max_ps / min_ps return their SECOND operand when either is NaN, so x goes
+     * second in both clamps. */
+    simde__m512 xc = simde_mm512_min_ps(simde_mm512_set1_ps(9.0f), simde_mm512_max_ps(simde_mm512_set1_ps(-9.0f), x));
     simde__m512 z = simde_mm512_mul_ps(xc, xc);
     simde__m512 p = simde_mm512_set1_ps(1.318399789340674e-08f);
     p = simde_mm512_fmadd_ps(p, z, simde_mm512_set1_ps(2.0471670723054558e-05f));
@@ -150,7 +153,7 @@ static inline simde__m512 fokus_v_tanh(simde__m512 x)
     q = simde_mm512_fmadd_ps(q, z, simde_mm512_set1_ps(1.0f));
     /* the fit overshoots 1 by up to 2 ulp near x = 8.4: saturate exactly */
     simde__m512 one = simde_mm512_set1_ps(1.0f), y = simde_mm512_div_ps(simde_mm512_mul_ps(xc, p), q);
-    return simde_mm512_min_ps(simde_mm512_max_ps(y, simde_mm512_set1_ps(-1.0f)), one);
+    return simde_mm512_min_ps(one, simde_mm512_max_ps(simde_mm512_set1_ps(-1.0f), y));
 }
 
 /* 16 consecutive f32, f16 or bf16 values at p, widened to f32 (f16 through F16C,

@@ -655,9 +655,16 @@ static void test_exp2(void)
            FOKUS_EXP2_MAX_REL_ERR);
     float sp[16] = {-INFINITY, -1000, -126, -125.6f, 0, 1, -1, 8, 127, 300, NAN, -0.0f, 0.5f, -0.5f, 3, -3};
     simde_mm512_storeu_ps(out, fokus_exp2_ps(simde_mm512_loadu_ps(sp)));
-    CHECK(out[0] == 0 && out[1] == 0 && out[2] == 0 && out[3] == 0 && out[10] == 0);
+    CHECK(out[0] == 0 && out[1] == 0 && out[2] == 0 && out[3] == 0 && isnan(out[10]));
     CHECK(out[4] == 1.0f && out[5] == 2.0f && out[6] == 0.5f && out[7] == 256.0f && out[11] == 1.0f);
     CHECK(isfinite(out[8]) && isfinite(out[9]) && out[9] == out[8]);
+    /* NaN with any payload stays NaN (a NaN score must poison its row) */
+    uint32_t pay[16];
+    for (int l = 0; l < 16; l++) pay[l] = (l & 1 ? 0xff800000u : 0x7f800000u) | (1u << (l + 6)) | 1u;
+    simde_mm512_storeu_ps(out, fokus_exp2_ps(simde_mm512_castsi512_ps(simde_mm512_loadu_si512(pay))));
+    int keep = 0;
+    for (int l = 0; l < 16; l++) keep += isnan(out[l]) != 0;
+    CHECK_MSG(keep == 16, "exp2 of NaN payloads: %d of 16 NaN", keep);
 }
 
 /* ---- oracles -------------------------------------------------------------------- */

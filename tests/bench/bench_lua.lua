@@ -67,14 +67,19 @@ end
 -- first 2048^3 row of the table ~10% below the same kernel called from C, while the
 -- 200-call loop below (steady state) ran at the C kernel's rate.
 local WARM, WARM_CALLS = 0.3, 8
+-- The block size is taken again from each warm block: sized from the cold first call
+-- alone (~1 ms at (12,77,77,64) instead of ~0.1) a block held ~30 calls, and the wake-up
+-- of the sleeping pool at the start of every block then added ~30% to the small rows.
 local function calibrate(fn)
   local t0 = fokus.clock()
   fn(1)
   local n = calls_for(fokus.clock() - t0)
   local done = 1
   while done < WARM_CALLS or fokus.clock() - t0 < WARM do
+    local t1 = fokus.clock()
     fn(n)
     done = done + n
+    n = calls_for((fokus.clock() - t1) / n)
   end
   return n
 end

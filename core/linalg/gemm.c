@@ -46,10 +46,6 @@
 #ifndef GEMM_MB
 #define GEMM_MB 4096
 #endif
-/* Below this many flops (2*M*N*K) a fork/join (a few us) costs more than it saves. */
-#ifndef GEMM_PAR_FLOPS
-#define GEMM_PAR_FLOPS 3.0e6
-#endif
 
 /* A pass's A larger than this is packed once, shared by the workers (split between
  * them in a region of its own), instead of once per worker: at that size a copy does

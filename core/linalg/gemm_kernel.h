@@ -90,27 +90,16 @@ typedef struct gemm_small_args {
 
 void fokus_gemm_small(const gemm_small_args *g, int64_t n0, int64_t n1);
 
-/* Products with 33..96 rows of A and an f32 B [N,K] (gemm_rows.c): B read in place
- * (no packing), the tile computed transposed from At, A^T packed by
- * fokus_gemm_pack_at: K rows of mp = 16*ceil(M/16) floats (rows of A past M are 0),
- * 64-byte aligned. fokus_gemm_rows computes columns [n0, n1) of C for all M rows,
- * through ct: (n1 - n0) * mp floats, 64-byte aligned. R = fokus_gemm_rows_r(M) is the
- * tile's column count (task sizes are multiples of it). */
+/* Products with 33..96 rows of A and an f32 B [N,K] go through gemm_rows.c (B read in
+ * place, tiles of C^T computed from A^T packed by fokus_gemm_pack_at); fokus_gemm hands
+ * them to fokus_gemm_group with one part. */
 #define GEMM_ROWS_MIN 33
 #define GEMM_ROWS_MAX 96
-typedef struct gemm_rows_args {
-    int64_t M, K;
-    const float *At;
-    const float *B;            /* [N][ldb] */
-    int64_t ldb;
-    const float *bias;
-    int accumulate;
-    float *C;
-    int64_t ldc;
-} gemm_rows_args;
 
-int fokus_gemm_rows_r(int64_t M);
-void fokus_gemm_rows(const gemm_rows_args *g, float *ct, int64_t n0, int64_t n1);
+/* Below this many flops (2*M*N*K) a fork/join (a few us) costs more than it saves. */
+#ifndef GEMM_PAR_FLOPS
+#define GEMM_PAR_FLOPS 3.0e6
+#endif
 
 /* C[m][n] (+)= Ct[n][m] + bias[n] for m < M, n < ncols: a block of C^T (rows of mp
  * floats, 64-byte aligned, mp a multiple of 16) stored through 16x16 transposes. */

@@ -102,7 +102,8 @@ static void tile_dispatch(int V, int rr, int64_t K, const float *at, const float
     }
 }
 
-int fokus_gemm_rows_r(int64_t M)
+/* the tile's column count R for M rows (task sizes are multiples of it) */
+static int rows_r(int64_t M)
 {
     const int V = (int)((M + 15) / 16);
     return V <= 3 ? 8 : V == 4 ? 6 : V == 5 ? 5 : 4;
@@ -113,20 +114,13 @@ int fokus_gemm_rows_r(int64_t M)
 static void rows_tiles(int64_t M, int64_t K, const float *At, const float *B, int64_t ldb, const float *bias, float *ct,
                        int64_t n0, int64_t n1)
 {
-    const int V = (int)((M + 15) / 16), R = fokus_gemm_rows_r(M);
+    const int V = (int)((M + 15) / 16), R = rows_r(M);
     const int64_t MP = 16 * (int64_t)V;
     for (int64_t n = n0; n < n1; n += R) {
         const int rr = (int)(n1 - n < R ? n1 - n : R);
         /* the tile's rows are rows n.. of C^T, contiguous in ct */
         tile_dispatch(V, rr, K, At, B + n * ldb, ldb, bias ? bias + n : NULL, ct + (n - n0) * MP);
     }
-}
-
-void fokus_gemm_rows(const gemm_rows_args *g, float *ct, int64_t n0, int64_t n1)
-{
-    rows_tiles(g->M, g->K, g->At, g->B, g->ldb, NULL, ct, n0, n1);
-    fokus_gemm_store_ct(ct, 16 * ((g->M + 15) / 16), g->M, n1 - n0, g->bias ? g->bias + n0 : NULL, g->accumulate,
-                        g->C + n0, g->ldc);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -238,7 +232,7 @@ static fokus_status rows_run(fokus_ctx *ctx, rows_plan *pl, fokus_error *err)
 {
     pl->ctx = ctx;
     pl->mp = 16 * ((pl->M + 15) / 16);
-    pl->R = fokus_gemm_rows_r(pl->M);
+    pl->R = rows_r(pl->M);
     pl->unit = ROWS_UNIT_COLS / pl->R * pl->R;
     int64_t groups = 0;
     double flops = 0;
@@ -248,7 +242,7 @@ static fokus_status rows_run(fokus_ctx *ctx, rows_plan *pl, fokus_error *err)
         flops += 2.0 * (double)pl->M * (double)pl->part[i].N * (double)pl->K;
     }
     const int nthreads = ctx ? fokus_ctx_threads(ctx) : 1;
-    const int workers = flops >= 3.0e6 ? nthreads : 1;
+    const int workers = flops >= GEMM_PAR_FLOPS ? nthreads : 1;
     /* one worker: one task (the pieces keep C^T in L1) */
     const int64_t cap = workers > 1 ? pl->unit / pl->R : groups;
     pl->ntasks = rows_bounds(groups, workers, cap, NULL);

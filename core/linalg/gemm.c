@@ -19,19 +19,31 @@
  * (the weights), is then packed exactly once overall. The number of column blocks is
  * rounded up to a multiple of the worker count and blocks are handed out dynamically,
  * so a worker slowed down by another process on its core does not hold the others
- * up. Each worker packs its own copy of the pass's A (see compute_task). One fork/join
- * per pass. Only when there are fewer column blocks than workers are rows split too.
+ * up. Each worker packs its own copy of the pass's A (see compute_task), unless that
+ * A is large: then one copy is packed for all, inside the region, and in passes of
+ * one k block a worker without a block of its own helps with the panels of another's
+ * (share_task). One fork/join per pass. Only when there are fewer column blocks than
+ * workers are rows split too.
  *
  * Packing B costs more than it saves when A has few rows, so: M <= 8 streams B through
  * gemm_small.c; M = 33..96 with an f32 B [N,K] (CLIP's 77 tokens times Linear weights)
  * computes transposed tiles in gemm_rows.c; and up to GEMM_DIRECT_M rows an f32 B
  * [K,N] is read in place by the micro-kernel (only a ragged last panel is packed).
  */
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gemm_kernel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
 
 /* k block: 512 measured 3-4% faster than 384 at 2048^3 (1 thread, CPU time, 208-213
  * against 200-204 GFLOP/s; the A micro-panel, 14 x 512 floats = 28 KiB, still sits
@@ -47,15 +59,20 @@
 #define GEMM_MB 4096
 #endif
 
-/* A pass's A larger than this is packed once, shared by the workers (split between
- * them in a region of its own), instead of once per worker: at that size a copy does
- * not stay in a core's L2 anyway (2048^3: 4 MB per pass), and each worker packing all
- * of it doubled the packing's share at 2 threads (~2.5% to ~5% of the time). Measured
- * at 2 threads, interleaved: 2048^3 +4-10%, 1024x1536x1536 +2-5%. */
+/* A pass's A larger than this is packed once, shared by the workers, instead of once
+ * per worker: at that size a copy does not stay in a core's L2 anyway (2048^3: 4 MB
+ * per pass), and each worker packing all of it doubled the packing's share at 2
+ * threads (~2.5% to ~5% of the time). Measured at 2 threads, interleaved: 2048^3
+ * +4-10%, 1024x1536x1536 +2-5%.
+ * The shared copy is packed inside the compute region, a group of GEMM_A_GROUP
+ * micro-panels at a time by the first worker that needs it (see need_a_group): in a
+ * region of its own before the compute region it took ~3% of a 2048^3 product at 2
+ * threads (the packing itself, which then overlapped no arithmetic, and a fork/join). */
 #ifndef GEMM_A_SHARED
 #define GEMM_A_SHARED (1.0 * 1024 * 1024)
 #endif
-#define GEMM_A_GROUP 8 /* micro-panels per packing task */
+#define GEMM_A_GROUP 8  /* micro-panels per packing step of the shared A */
+#define GEMM_A_GROUPS 64 /* groups of a pass at most: ceil(ceil(GEMM_MB / MR) / GROUP) */
 
 /* Up to this many rows, an f32 B [K,N] is not packed (see gemm_packed). Against
  * packing row by row (pack_b_n; 2 threads, interleaved, N = 3072, K = 768, Xeon):
@@ -109,6 +126,8 @@ typedef struct gemm_job {
     float *own_a, *own_b;      /* buffers when there is no context */
     unsigned char *a_ready;    /* [worker]: its A copy holds the current pass */
     float *shared_a;           /* one copy of the pass's A for all workers, or NULL */
+    atomic_int *a_state;       /* [group] of shared_a: 0 not packed, 1 being packed, 2 ready */
+    struct gemm_share *share;  /* column blocks shared between workers (see share_task), or NULL */
     int direct;                /* f32 B [K,N] read in place by the kernel (few rows) */
 
     /* the current pass: rows [i0, i0+mlen), k range [pk0, pk1) in blocks of kc; in a
@@ -162,6 +181,180 @@ static void pack_a_panels(const gemm_job *j, float *abuf, int64_t pa, int64_t pb
     }
 }
 
+/* Makes group g of the shared A ready: packs it if no worker has claimed it yet,
+ * else waits for the worker that has (it is packing ~60 KB, a few microseconds). */
+static void need_a_group(const gemm_job *j, int64_t g)
+{
+    atomic_int *st = &j->a_state[g];
+    int v = atomic_load_explicit(st, memory_order_acquire);
+    if (v == 2) return;
+    int expect = 0;
+    if (v == 0 && atomic_compare_exchange_strong_explicit(st, &expect, 1, memory_order_acq_rel, memory_order_acquire)) {
+        const int64_t mpanels = (j->mlen + GEMM_MR - 1) / GEMM_MR;
+        const int64_t pa = g * GEMM_A_GROUP, pb = pa + GEMM_A_GROUP < mpanels ? pa + GEMM_A_GROUP : mpanels;
+        pack_a_panels(j, j->shared_a, pa, pb);
+        atomic_store_explicit(st, 2, memory_order_release);
+        return;
+    }
+    for (unsigned spins = 0; atomic_load_explicit(st, memory_order_acquire) != 2; spins++) {
+        if ((spins & 1023) == 1023) sched_yield(); /* the packer may have lost its core */
+        else CPU_RELAX();
+    }
+}
+
+/* Micro-panel p of A (rows p*MR..) times the column block [j0, j0+nlen) of B, k block
+ * p0 of length klen: the calls of the micro-kernel along the block. bbuf holds the
+ * packed B block (from column nfull on; before it, B is read in place). pnext is the
+ * panel this worker computes next (-1: none), prefetched meanwhile. */
+static void run_panel(const gemm_job *j, const float *ablk, int64_t klen, int first, int64_t p, int64_t pnext,
+                      int64_t j0, int64_t nlen, int64_t nfull, int64_t p0, const float *bbuf)
+{
+    const int64_t ir = p * GEMM_MR;
+    const float *ap = ablk + ir * klen;
+    gemm_store st;
+    st.ldc = j->ldc;
+    st.m = (int)(j->mlen - ir < GEMM_MR ? j->mlen - ir : GEMM_MR);
+    st.load_c = !first || j->accumulate;
+    /* the next A micro-panel into L2, a slice per call: when the pass's A is larger
+     * than L2 (2048^3: 4 MB per worker) its panels come from L3 and the first call on
+     * each waits for them (measured +3% at 2048^3, 1 thread; a smaller row block, so
+     * that A stays in L2, measured -3..5%: B is then packed once per row block) */
+    const char *an = (const char *)(pnext >= 0 ? ablk + pnext * GEMM_MR * klen : ap);
+    const int64_t abytes = pnext >= 0 ? GEMM_MR * klen * (int64_t)sizeof(float) : 0;
+    const int64_t ncalls = (nlen + GEMM_NR - 1) / GEMM_NR;
+    const int64_t slice = (abytes / 64 + ncalls - 1) / ncalls * 64;
+    int64_t aoff = 0;
+    for (int64_t jr = 0; jr < nlen; jr += GEMM_NR) {
+        for (int64_t e = aoff + slice; aoff < e && aoff < abytes; aoff += 64) __builtin_prefetch(an + aoff, 0, 2);
+        st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
+        st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
+        st.bias = first && j->bias ? j->bias + j0 + jr : NULL;
+        if (jr < nfull) {
+            st.bstride = j->ldb;
+            fokus_gemm_ukernel(klen, ap, (const float *)j->B + p0 * j->ldb + j0 + jr, &st);
+        } else {
+            st.bstride = 0;
+            fokus_gemm_ukernel(klen, ap, bbuf + (jr - nfull) * klen, &st);
+        }
+    }
+}
+
+/* ---- passes of one k block with a shared A: column blocks whose panels any worker
+ * may take.
+ *
+ * Why: with whole column blocks as tasks (compute_task), the worker that takes the
+ * last block of a pass computes it alone while the other waits at the pass's end;
+ * at 2048^3 (4 passes of 8 blocks, ~2.5 ms each at 2 threads) the workers were busy
+ * 96-98% of the region's time, less when another process took a core for a while.
+ * Here a worker takes the next block, packs its B into a free slot and takes groups
+ * of GEMM_A_GROUP panels from one end of the block; a worker that finds no block left
+ * joins a block in flight and takes groups from the other end, reading the owner's
+ * packed B. So both workers end the pass within a group of each other. */
+
+#define GEMM_SHARE_BLOCKS 256 /* column blocks per pass at most (else compute_task) */
+#define GEMM_SHARE_SLOTS 64   /* packed-B slots: 2 per worker */
+
+typedef struct gemm_share {
+    atomic_long next_block;                      /* next block to own */
+    atomic_llong range[GEMM_SHARE_BLOCKS];       /* groups left: lo << 32 | hi */
+    atomic_int ready[GEMM_SHARE_BLOCKS];         /* 1: B packed into slot_of */
+    int slot_of[GEMM_SHARE_BLOCKS];              /* written before ready */
+    unsigned char from_back[GEMM_SHARE_BLOCKS];  /* the owner's end (helpers take the other) */
+    atomic_int users[GEMM_SHARE_SLOTS];          /* owners and helpers reading a slot */
+    int nslots;
+    float *slots;                                /* nslots packed B blocks of b_bytes */
+} gemm_share;
+
+/* One group of block b's panels, from the front or the back; -1 when none is left. */
+static int64_t take_group(gemm_share *sh, int64_t b, int back)
+{
+    long long r = atomic_load_explicit(&sh->range[b], memory_order_relaxed);
+    for (;;) {
+        const long long lo = r >> 32, hi = r & 0xffffffffLL;
+        if (lo >= hi) return -1;
+        const long long want = back ? (lo << 32 | (hi - 1)) : ((lo + 1) << 32 | hi);
+        /* seq_cst, as the pins of share_task: see there */
+        if (atomic_compare_exchange_weak(&sh->range[b], &r, want))
+            return back ? hi - 1 : lo;
+    }
+}
+
+/* The groups of block b this worker can take, computed with B from slot s. */
+static void share_work(const gemm_job *j, int64_t b, int back, const float *bbuf)
+{
+    gemm_share *sh = j->share;
+    const int64_t mpanels = (j->mlen + GEMM_MR - 1) / GEMM_MR;
+    const int64_t j0 = b * j->nb, nlen = j->N - j0 < j->nb ? j->N - j0 : j->nb;
+    const int64_t klen = j->pk1 - j->pk0;
+    const float *ablk = a_block(j, j->shared_a, j->pk0);
+    for (int64_t g; (g = take_group(sh, b, back)) >= 0;) {
+        need_a_group(j, g);
+        const int64_t pa = g * GEMM_A_GROUP, pb = pa + GEMM_A_GROUP < mpanels ? pa + GEMM_A_GROUP : mpanels;
+        for (int64_t q = 0; q < pb - pa; q++) {
+            const int64_t p = back ? pb - 1 - q : pa + q;
+            const int64_t pnext = q + 1 < pb - pa ? (back ? p - 1 : p + 1) : -1;
+            run_panel(j, ablk, klen, j->pk0 == 0, p, pnext, j0, nlen, 0, j->pk0, bbuf);
+        }
+    }
+}
+
+static void share_task(void *arg, int64_t begin, int64_t end, int worker)
+{
+    const gemm_job *j = (const gemm_job *)arg;
+    gemm_share *sh = j->share;
+    const size_t slot_floats = b_bytes(j) / sizeof(float);
+    const int back = worker & 1;
+    (void)begin;
+    (void)end;
+    /* own blocks while there are any */
+    for (int64_t b; (b = atomic_fetch_add_explicit(&sh->next_block, 1, memory_order_relaxed)) < j->nblocks;) {
+        int s = 0;
+        for (;; s = (s + 1) % sh->nslots) { /* a slot nobody reads: 2 per worker, so one is free */
+            int expect = 0;
+            if (atomic_compare_exchange_strong_explicit(&sh->users[s], &expect, 1, memory_order_seq_cst,
+                                                        memory_order_seq_cst))
+                break;
+        }
+        float *bbuf = sh->slots + (size_t)s * slot_floats;
+        const int64_t j0 = b * j->nb, nlen = j->N - j0 < j->nb ? j->N - j0 : j->nb;
+        const int64_t klen = j->pk1 - j->pk0;
+        if (j->btrans == GEMM_B_STRIDED)
+            fokus_gemm_pack_b_strided(j->B, j->bt, j->bsk, j->bsn, j->pk0, klen, j0, nlen, bbuf);
+        else
+            fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, j->pk0, klen, j0, nlen, bbuf);
+        sh->slot_of[b] = s;
+        sh->from_back[b] = (unsigned char)back;
+        atomic_store_explicit(&sh->ready[b], 1, memory_order_release);
+        share_work(j, b, back, bbuf);
+        atomic_fetch_sub(&sh->users[s], 1);
+    }
+    /* then help with the blocks in flight, the one with the most groups left first */
+    for (;;) {
+        int64_t best = -1;
+        long long most = 0;
+        for (int64_t b = 0; b < j->nblocks; b++) {
+            if (!atomic_load_explicit(&sh->ready[b], memory_order_acquire)) continue;
+            const long long r = atomic_load_explicit(&sh->range[b], memory_order_relaxed);
+            const long long left = (r & 0xffffffffLL) - (r >> 32);
+            if (left > most) {
+                most = left;
+                best = b;
+            }
+        }
+        if (best < 0) return;
+        /* Pin the slot, then take groups. A group taken means the block was not
+         * finished, so its owner had not yet failed to take one and given the slot
+         * back: in the single order of these seq_cst operations the pin comes before
+         * the owner's release, the slot cannot reach 0 users in between, and nobody
+         * repacks it while this worker reads it. A late pin (block finished, slot
+         * perhaps reused) takes no group and reads nothing. */
+        const int s = sh->slot_of[best];
+        atomic_fetch_add(&sh->users[s], 1);
+        share_work(j, best, !sh->from_back[best], sh->slots + (size_t)s * slot_floats);
+        atomic_fetch_sub(&sh->users[s], 1);
+    }
+}
+
 /* Task t = (column block, row chunk) of the current pass, all its k blocks. Each worker
  * packs its own copy of A on its first task of the pass: the copy then sits in that
  * core's L2 (a copy shared between workers was measured 16% slower at 77x768x768, the
@@ -183,7 +376,7 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
         const int64_t pa = mpanels * chunk / j->mchunks, pb = mpanels * (chunk + 1) / j->mchunks;
         if (pa >= pb) continue;
         if (j->shared_a) {
-            abuf = j->shared_a; /* packed by pack_task before this region */
+            abuf = j->shared_a; /* packed group by group as the panels are needed */
         } else if (j->mchunks > 1) {
             pack_a_panels(j, abuf, pa, pb); /* narrow N: only this chunk's rows */
         } else if (!j->a_ready[worker]) {
@@ -201,49 +394,19 @@ static void compute_task(void *arg, int64_t begin, int64_t end, int worker)
                 fokus_gemm_pack_b_strided(j->B, j->bt, j->bsk, j->bsn, p0, klen, j0, nlen, bbuf);
             else if (nfull < nlen)
                 fokus_gemm_pack_b(j->B, j->bt, j->btrans, j->ldb, p0, klen, j0 + nfull, nlen - nfull, bbuf);
-            for (int64_t p = pa; p < pb; p++) {
-                const int64_t ir = p * GEMM_MR;
-                const float *ap = ablk + ir * klen;
-                gemm_store st;
-                st.ldc = j->ldc;
-                st.m = (int)(j->mlen - ir < GEMM_MR ? j->mlen - ir : GEMM_MR);
-                st.load_c = !first || j->accumulate;
-                /* the next A micro-panel into L2, a slice per call: when the pass's A is
-                 * larger than L2 (2048^3: 4 MB per worker) its panels come from L3 and
-                 * the first call on each waits for them (measured +3% at 2048^3, 1
-                 * thread; a smaller row block, so that A stays in L2, measured -3..5%:
-                 * B is then packed once per row block) */
-                const char *an = (const char *)(p + 1 < pb ? ap + GEMM_MR * klen : ap);
-                const int64_t abytes = p + 1 < pb ? GEMM_MR * klen * (int64_t)sizeof(float) : 0;
-                const int64_t ncalls = (nlen + GEMM_NR - 1) / GEMM_NR;
-                const int64_t slice = (abytes / 64 + ncalls - 1) / ncalls * 64;
-                int64_t aoff = 0;
-                for (int64_t jr = 0; jr < nlen; jr += GEMM_NR) {
-                    for (int64_t e = aoff + slice; aoff < e && aoff < abytes; aoff += 64) __builtin_prefetch(an + aoff, 0, 2);
-                    st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
-                    st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
-                    st.bias = first && j->bias ? j->bias + j0 + jr : NULL;
-                    if (jr < nfull) {
-                        st.bstride = j->ldb;
-                        fokus_gemm_ukernel(klen, ap, (const float *)j->B + p0 * j->ldb + j0 + jr, &st);
-                    } else {
-                        st.bstride = 0;
-                        fokus_gemm_ukernel(klen, ap, bbuf + (jr - nfull) * klen, &st);
-                    }
-                }
+            /* With the shared A, odd workers walk the panels from the end: at the start
+             * of a pass two workers then pack different groups of it, each while the
+             * other computes, and meet in the middle on groups already packed. */
+            const int backward = j->shared_a && (worker & 1);
+            for (int64_t q = pa; q < pb; q++) {
+                const int64_t p = backward ? pb - 1 - (q - pa) : q;
+                const int has_next = backward ? p > pa : p + 1 < pb;
+                if (j->shared_a) need_a_group(j, p / GEMM_A_GROUP);
+                run_panel(j, ablk, klen, first, p, has_next ? (backward ? p - 1 : p + 1) : -1, j0, nlen, nfull,
+                          p0, bbuf);
             }
         }
     }
-}
-
-/* Panels [begin, end) x GEMM_A_GROUP of the pass's shared A copy. */
-static void pack_task(void *arg, int64_t begin, int64_t end, int worker)
-{
-    const gemm_job *j = (const gemm_job *)arg;
-    const int64_t mpanels = (j->mlen + GEMM_MR - 1) / GEMM_MR;
-    (void)worker;
-    const int64_t pa = begin * GEMM_A_GROUP, pb = end * GEMM_A_GROUP < mpanels ? end * GEMM_A_GROUP : mpanels;
-    if (pa < pb) pack_a_panels(j, j->shared_a, pa, pb);
 }
 
 /* ---- few rows: gemm_small.c, split over columns */
@@ -475,16 +638,38 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
 
     /* one parallel region per pass (two with a shared A); a single pass unless A is large */
     const int64_t ntasks = j.nblocks * j.mchunks;
-    const int share = ctx && par && j.mchunks == 1 && (double)a_bytes(&j) > GEMM_A_SHARED;
-    if (share) j.shared_a = (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, 0, a_bytes(&j)); /* reserved above */
+    const int share = ctx && par && j.mchunks == 1 && (double)a_bytes(&j) > GEMM_A_SHARED &&
+                      (ROUND_UP(j.mb, GEMM_MR) / GEMM_MR + GEMM_A_GROUP - 1) / GEMM_A_GROUP <= GEMM_A_GROUPS;
+    atomic_int a_state[GEMM_A_GROUPS];
+    gemm_share sh;
+    if (share) {
+        j.shared_a = (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, 0, a_bytes(&j)); /* reserved above */
+        j.a_state = a_state;
+        /* passes of one k block and not too many blocks: the shared column blocks,
+         * with 2 packed-B slots per worker in the context's shared scratch */
+        if (j.kspan <= j.kc && !j.direct && j.nblocks <= GEMM_SHARE_BLOCKS && 2 * nthreads <= GEMM_SHARE_SLOTS) {
+            sh.nslots = 2 * nthreads;
+            sh.slots = (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_B, nthreads, (size_t)sh.nslots * b_bytes(&j));
+            if (sh.slots) j.share = &sh; /* else the other way, which needs no more memory */
+        }
+    }
     for (j.i0 = 0; j.i0 < M; j.i0 += j.mb) {
         j.mlen = M - j.i0 < j.mb ? M - j.i0 : j.mb;
         for (j.pk0 = 0; j.pk0 < K; j.pk0 += j.kspan) {
             j.pk1 = K - j.pk0 < j.kspan ? K : j.pk0 + j.kspan;
             memset(ready, 0, (size_t)nthreads);
-            if (j.shared_a) {
-                const int64_t mpanels = (j.mlen + GEMM_MR - 1) / GEMM_MR;
-                fokus_parallel(ctx, (mpanels + GEMM_A_GROUP - 1) / GEMM_A_GROUP, 1, pack_task, &j);
+            if (j.shared_a)
+                for (int g = 0; g < GEMM_A_GROUPS; g++) atomic_init(&a_state[g], 0);
+            if (j.share) {
+                const int64_t ngroups = ((j.mlen + GEMM_MR - 1) / GEMM_MR + GEMM_A_GROUP - 1) / GEMM_A_GROUP;
+                atomic_init(&sh.next_block, 0);
+                for (int64_t b = 0; b < j.nblocks; b++) {
+                    atomic_init(&sh.range[b], ngroups);
+                    atomic_init(&sh.ready[b], 0);
+                }
+                for (int s = 0; s < sh.nslots; s++) atomic_init(&sh.users[s], 0);
+                fokus_parallel(ctx, nthreads, 1, share_task, &j);
+                continue;
             }
             /* not parallel: one chunk, inline (under the caller's worker index when
              * nested in a pool task) */

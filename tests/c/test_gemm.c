@@ -260,17 +260,25 @@ static void test_rows_path(void)
 }
 
 /* A larger than 4 MB: passes of k blocks, and with 2 threads a pass's A (> 1 MB) is
- * packed once and shared by the workers (gemm.c GEMM_A_SHARED); 1 thread keeps its own. */
+ * packed once and shared by the workers (gemm.c GEMM_A_SHARED), group by group by the
+ * first worker that needs it, and the column blocks' panels are taken by both workers
+ * (share_task: 2 blocks at N <= 90, 2-4 at N = 400..700 with a ragged last block and
+ * a ragged last group of panels); 1 thread keeps its own copy. */
 static void test_shared_a(void)
 {
     double worst = 0;
-    for (int v = 0; v < 4; v++) {
+    for (int v = 0; v < 6; v++) {
         gemm_case g;
         g.M = 1100 + v; g.N = 90 - 7 * v; g.K = 1100 - 3 * v;
-        g.dt = v == 3 ? FOKUS_BF16 : FOKUS_F32;
+        if (v >= 4) {
+            g.M = v == 4 ? 1201 : 1150;
+            g.N = v == 4 ? 400 : 700;
+            g.K = v == 4 ? 1100 : 1030;
+        }
+        g.dt = v == 3 ? FOKUS_BF16 : v == 5 ? FOKUS_F16 : FOKUS_F32;
         g.trans = v % 2;
         g.bias = v >= 2;
-        g.acc = v == 1 || v == 3;
+        g.acc = v == 1 || v >= 3;
         g.pad = v == 2 ? 3 : 0;
         int64_t bad = run_case(v == 2 ? ctx1 : ctx2, &g, false, &worst);
         CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld: %lld bad", (long long)g.M, (long long)g.N, (long long)g.K, (long long)bad);

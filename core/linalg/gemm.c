@@ -251,7 +251,9 @@ static void run_panel(const gemm_job *j, const float *ablk, int64_t klen, int fi
  * joins a block in flight and takes groups from the other end, reading the owner's
  * packed B. So both workers end the pass within a group of each other. */
 
+#ifndef GEMM_SHARE_BLOCKS
 #define GEMM_SHARE_BLOCKS 256 /* column blocks per pass at most (else compute_task) */
+#endif
 #define GEMM_SHARE_SLOTS 64   /* packed-B slots: 2 per worker */
 
 typedef struct gemm_share {

@@ -35,6 +35,9 @@ static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
 #ifndef GEMM_DIRECT_AHEAD
 #define GEMM_DIRECT_AHEAD 16
 #endif
+#ifndef GEMM_DIRECT_HINT
+#define GEMM_DIRECT_HINT 3
+#endif
 
 #if GEMM_MR > 16
 #error "pack_a transposes 16-row blocks: GEMM_MR must be <= 16"
@@ -89,8 +92,8 @@ GEMM_INLINE void ukernel_body(const int mr, const int direct, int64_t kc, const 
         if (direct) {
             /* rows of B a whole row apart: the prefetchers do not follow them */
             if (k + GEMM_DIRECT_AHEAD < kc) {
-                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs, 0, 3);
-                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs + GEMM_NR - 1, 0, 3);
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs, 0, GEMM_DIRECT_HINT);
+                __builtin_prefetch(b + GEMM_DIRECT_AHEAD * bs + GEMM_NR - 1, 0, GEMM_DIRECT_HINT);
             }
             for (int j = 0; j < GEMM_NV; j++) bv[j] = simde_mm512_loadu_ps(b + 16 * j);
         } else {

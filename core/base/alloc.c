@@ -54,6 +54,8 @@ struct fokus_allocator {
     pthread_mutex_t mu;
     size_t limit, live, cached, peak;
     bool huge;                          /* advise blocks >= HUGE_MIN as huge pages */
+    bool hold;                          /* frees go to `held` (fokus_allocator_hold_frees) */
+    block *held;                        /* last freed first, through lru_next */
     uint64_t allocs, reuses, total;
     block *lru_head, *lru_tail;
     block *bins[NCLASSES];
@@ -196,6 +198,7 @@ void fokus_allocator_release(fokus_allocator *a)
 {
     if (!a || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1) return;
     /* the last reference: no block is live any more (each holds a reference) */
+    fokus_allocator_hold_frees(a, false);
     free_list(evict_locked(a, 0));
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -261,8 +264,13 @@ void fokus_allocator_free(fokus_allocator *a, void *p, size_t bytes)
         b->p = p;
         b->size = size;
         b->cls = cls;
-        push_block(a, b);
-        drop = evict_locked(a, a->limit);
+        if (a->hold) {
+            b->lru_next = a->held;
+            a->held = b;
+        } else {
+            push_block(a, b);
+            drop = evict_locked(a, a->limit);
+        }
         kept = true;
     }
     pthread_mutex_unlock(&a->mu);
@@ -270,6 +278,26 @@ void fokus_allocator_free(fokus_allocator *a, void *p, size_t bytes)
         free(b);
         sys_free(p, size);
     }
+    free_list(drop);
+}
+
+void fokus_allocator_hold_frees(fokus_allocator *a, bool hold)
+{
+    if (!a) return;
+    block *drop = NULL;
+    pthread_mutex_lock(&a->mu);
+    a->hold = hold;
+    if (!hold && a->held) {
+        /* `held` starts with the last freed: caching from there leaves the first freed
+         * at the front of its bin */
+        for (block *b = a->held, *next; b; b = next) {
+            next = b->lru_next;
+            push_block(a, b);
+        }
+        a->held = NULL;
+        drop = evict_locked(a, a->limit);
+    }
+    pthread_mutex_unlock(&a->mu);
     free_list(drop);
 }
 

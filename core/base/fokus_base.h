@@ -116,6 +116,12 @@ void *fokus_allocator_alloc(fokus_allocator *a, size_t bytes, bool zero);
  * NULL allocator: fokus_free. */
 void fokus_allocator_free(fokus_allocator *a, void *p, size_t bytes);
 
+/* hold = true queues the blocks freed from then on instead of caching them; hold =
+ * false caches the queue in reverse order of freeing, so that the block freed first
+ * is handed out first. For frees that arrive newest first, as Lua's collector runs
+ * finalizers (reverse order of creation): then the next request gets the youngest
+ * dead block, the one most likely still in the CPU's caches, not the oldest. */
+void fokus_allocator_hold_frees(fokus_allocator *a, bool hold);
 /* Sets the cache bound (evicting down to it at once); 0 caches nothing. */
 void fokus_allocator_set_limit(fokus_allocator *a, size_t limit);
 /* Returns every cached block to the system; live blocks are untouched. */

@@ -32,8 +32,13 @@ static inline simde__m512 gemm_load16(const void *p, fokus_dtype dt)
     return fokus_v_load16_widen(p, dt == FOKUS_F16, dt == FOKUS_BF16);
 }
 
+/* Rows of B [K,N] the direct path prefetches ahead. Fewer than the 12 ways of the
+ * 48 KiB L1: when B's row stride is a multiple of 4 KiB (N = 768, 3072) the prefetched
+ * lines of one column panel all fall into the same two sets, and 16 rows ahead they
+ * were evicted again before use. 10 against 16, one process, 2 threads: 77x3072x768
+ * +1.7-2.5%, 77x768x3072 +0.5-1.5% (6: -1%, 16 into L2 only: -2..-3%). */
 #ifndef GEMM_DIRECT_AHEAD
-#define GEMM_DIRECT_AHEAD 16
+#define GEMM_DIRECT_AHEAD 10
 #endif
 #ifndef GEMM_DIRECT_HINT
 #define GEMM_DIRECT_HINT 3

@@ -212,6 +212,8 @@ static void run_panel(const gemm_job *j, const float *ablk, int64_t klen, int fi
     const int64_t ir = p * GEMM_MR;
     const float *ap = ablk + ir * klen;
     gemm_store st;
+    st.pf = NULL;
+    st.pf_lines = 0;
     st.ldc = j->ldc;
     st.m = (int)(j->mlen - ir < GEMM_MR ? j->mlen - ir : GEMM_MR);
     st.load_c = !first || j->accumulate;
@@ -225,7 +227,11 @@ static void run_panel(const gemm_job *j, const float *ablk, int64_t klen, int fi
     const int64_t slice = (abytes / 64 + ncalls - 1) / ncalls * 64;
     int64_t aoff = 0;
     for (int64_t jr = 0; jr < nlen; jr += GEMM_NR) {
-        for (int64_t e = aoff + slice; aoff < e && aoff < abytes; aoff += 64) __builtin_prefetch(an + aoff, 0, 2);
+        /* this call's slice, prefetched by the kernel as its k loop runs */
+        const int64_t e = aoff + slice < abytes ? aoff + slice : abytes;
+        st.pf = an + aoff;
+        st.pf_lines = aoff < e && !j->direct ? (int)((e - aoff) / 64) : 0;
+        aoff = e > aoff ? e : aoff;
         st.c = j->C + (j->i0 + ir) * j->ldc + j0 + jr;
         st.n = (int)(nlen - jr < GEMM_NR ? nlen - jr : GEMM_NR);
         st.bias = first && j->bias ? j->bias + j0 + jr : NULL;

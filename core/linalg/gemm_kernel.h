@@ -40,6 +40,10 @@ typedef struct gemm_store {
     int load_c;          /* 1: C += tile, 0: C = tile */
     int64_t bstride;     /* 0: B is a packed micro-panel; else B is read in place, f32 rows
                           * bstride floats apart (all NR columns valid) */
+    const char *pf;      /* pf_lines cache lines from here are prefetched into L2 during
+                          * the k loop, one every 8 k steps (the next A micro-panel);
+                          * not when B is read in place */
+    int pf_lines;
 } gemm_store;
 
 /* acc[m][NR] = sum_k apanel[k][m] * bpanel[k][:], then stored per `st`. */

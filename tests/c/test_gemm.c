@@ -259,6 +259,31 @@ static void test_rows_path(void)
     printf("  rows path: %d cases, worst error / tolerance = %.3g\n", n, worst);
 }
 
+/* The direct path (f32 b [K,N] read in place, 9..80 rows) with rows a multiple of 4 KiB
+ * apart, where it takes shorter k blocks (gemm.c GEMM_DIRECT_KC): k tails, a ragged
+ * last column panel, bias, accumulate, 1 and 2 threads; and a padded stride beside it. */
+static void test_direct_aliasing(void)
+{
+    static const int64_t mnk[][3] = {{77, 1024, 600}, {40, 2048, 257}, {9, 1024, 1000}, {80, 3072, 768}, {33, 1024, 256}};
+    double worst = 0;
+    int n = 0;
+    for (size_t s = 0; s < sizeof mnk / sizeof *mnk; s++)
+        for (int v = 0; v < 3; v++) {
+            gemm_case g;
+            g.M = mnk[s][0]; g.N = mnk[s][1]; g.K = mnk[s][2];
+            g.dt = FOKUS_F32;
+            g.trans = false;
+            g.bias = v != 1;
+            g.acc = v >= 1;
+            g.pad = v == 2 ? 16 : 0; /* 16: rows no longer 4 KiB multiples (the usual k blocks) */
+            int64_t bad = run_case((n % 2) ? ctx2 : ctx1, &g, false, &worst);
+            CHECK_MSG(bad == 0, "M=%lld N=%lld K=%lld bias=%d acc=%d pad=%d: %lld bad", (long long)g.M, (long long)g.N,
+                      (long long)g.K, g.bias, g.acc, g.pad, (long long)bad);
+            n++;
+        }
+    printf("  direct path, aliasing rows: %d cases, worst error / tolerance = %.3g\n", n, worst);
+}
+
 /* A larger than 4 MB: passes of k blocks, and with 2 threads a pass's A (> 1 MB) is
  * packed once and shared by the workers (gemm.c GEMM_A_SHARED), group by group by the
  * first worker that needs it, and the column blocks' panels are taken by both workers
@@ -728,6 +753,7 @@ int main(void)
     RUN(test_ragged_shapes);
     RUN(test_small_rows);
     RUN(test_rows_path);
+    RUN(test_direct_aliasing);
     RUN(test_shared_a);
     RUN(test_large_shapes);
     RUN(test_matmul);

@@ -144,6 +144,10 @@ void fokus_ctx_free(fokus_ctx *ctx);
 
 /* Number of workers, >= 1. */
 int fokus_ctx_threads(const fokus_ctx *ctx);
+/* The worker index of the calling thread when it runs a task of ctx's pool (a nested
+ * call, which fokus_parallel runs inline), else -1. Nested callers must not use the
+ * shared scratch (index `threads`) or worker 0's: other workers may be using them. */
+int fokus_ctx_task_worker(const fokus_ctx *ctx);
 
 /* The context's caching allocator (cache bound FOKUS_CACHE_LIMIT_DEFAULT), from which
  * its scratch and the tensors of the *_ctx functions come. Borrowed: retain it to keep

@@ -332,6 +332,11 @@ int fokus_ctx_threads(const fokus_ctx *ctx)
     return ctx ? ctx->nthreads : 1;
 }
 
+int fokus_ctx_task_worker(const fokus_ctx *ctx)
+{
+    return ctx && tls_ctx == ctx ? tls_worker : -1;
+}
+
 static void respawn_after_fork(fokus_ctx *ctx);
 
 fokus_status fokus_ctx_set_threads(fokus_ctx *ctx, int n, fokus_error *err)

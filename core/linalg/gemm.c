@@ -467,7 +467,8 @@ static fokus_status gemm_small_path(fokus_ctx *ctx, int64_t M, int64_t N, int64_
             return fokus_fail(err, FOKUS_ENOMEM, "gemm: K = %lld is too large for scratch", (long long)K);
         s.g.kpad = ROUND_UP(K, 16);
         size_t bytes = (size_t)M * (size_t)s.g.kpad * sizeof(float);
-        float *ap = ctx ? (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, nthreads, bytes)
+        const int w = fokus_ctx_task_worker(ctx); /* nested: the caller's buffer, not the shared one */
+        float *ap = ctx ? (float *)fokus_ctx_scratch(ctx, FOKUS_SCRATCH_GEMM_A, w >= 0 ? w : nthreads, bytes)
                         : (own = (float *)fokus_alloc(bytes));
         if (!ap) return fokus_fail(err, FOKUS_ENOMEM, "gemm: out of memory for %zu bytes of scratch", bytes);
         for (int64_t i = 0; i < M; i++) {
@@ -596,7 +597,10 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
     j.ctx = ctx;
 
     const int64_t npan = (N + GEMM_NR - 1) / GEMM_NR, mpan = (M + GEMM_MR - 1) / GEMM_MR;
-    const int par = ctx && fokus_ctx_threads(ctx) > 1 && 2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
+    /* nested in a pool task: inline, one worker, the caller's own buffers (the shared A
+     * and B slots below belong to the top-level call) */
+    const int par = ctx && fokus_ctx_threads(ctx) > 1 && fokus_ctx_task_worker(ctx) < 0 &&
+                    2.0 * (double)M * (double)N * (double)K >= GEMM_PAR_FLOPS;
     const int64_t workers = par ? fokus_ctx_threads(ctx) : 1;
     j.kc = choose_kc(K);
     /* Few rows of A use each element of B only M times, and packing B [K,N] (a copy,

@@ -706,6 +706,61 @@ static void test_layouts(void)
 }
 
 /* fokus_gemm_strided directly: negative and zero strides, errors */
+/* fokus_gemm called from inside tasks of the same pool (it then runs inline, one
+ * worker): two tasks at once, each with a product big enough for the shared A and
+ * column-block path at top level and a few-row one (its padded A), must not share
+ * buffers. Results equal the top-level ones bit for bit (same kernel, same k order). */
+typedef struct nested_arg {
+    int64_t M[2], N[2], K[2];
+    const float *A[2], *B[2];
+    float *C[2][2];
+    int failed;
+} nested_arg;
+
+static void nested_task(void *p, int64_t begin, int64_t end, int worker)
+{
+    nested_arg *a = p;
+    (void)worker;
+    for (int64_t t = begin; t < end; t++)
+        for (int r = 0; r < 2; r++)
+            for (int i = 0; i < 2; i++) {
+                fokus_error err;
+                if (fokus_gemm(ctx2, a->M[i], a->N[i], a->K[i], a->A[i], a->K[i], a->B[i], FOKUS_F32, true, a->K[i], NULL,
+                               false, a->C[t][i], a->N[i], &err) != FOKUS_OK)
+                    a->failed = 1;
+            }
+}
+
+static void test_nested(void)
+{
+    nested_arg a = {{1100, 4}, {400, 900}, {1100, 700}, {NULL}, {NULL}, {{NULL}}, 0};
+    float *ref[2];
+    for (int i = 0; i < 2; i++) {
+        float *A = malloc(sizeof(float) * (size_t)(a.M[i] * a.K[i])), *B = malloc(sizeof(float) * (size_t)(a.N[i] * a.K[i]));
+        for (int64_t x = 0; x < a.M[i] * a.K[i]; x++) A[x] = rnd_f();
+        for (int64_t x = 0; x < a.N[i] * a.K[i]; x++) B[x] = rnd_f();
+        a.A[i] = A;
+        a.B[i] = B;
+        ref[i] = malloc(sizeof(float) * (size_t)(a.M[i] * a.N[i]));
+        fokus_error err;
+        CHECK(fokus_gemm(ctx2, a.M[i], a.N[i], a.K[i], A, a.K[i], B, FOKUS_F32, true, a.K[i], NULL, false, ref[i], a.N[i],
+                         &err) == FOKUS_OK);
+        for (int t = 0; t < 2; t++) a.C[t][i] = calloc((size_t)(a.M[i] * a.N[i]), sizeof(float));
+    }
+    fokus_parallel(ctx2, 2, 1, nested_task, &a);
+    CHECK(!a.failed);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 2; i++)
+            CHECK_MSG(memcmp(a.C[t][i], ref[i], sizeof(float) * (size_t)(a.M[i] * a.N[i])) == 0,
+                      "nested task %d, product %d differs from the top-level result", t, i);
+    for (int i = 0; i < 2; i++) {
+        free((void *)a.A[i]);
+        free((void *)a.B[i]);
+        free(ref[i]);
+        for (int t = 0; t < 2; t++) free(a.C[t][i]);
+    }
+}
+
 static void test_strided(void)
 {
     fokus_error err;
@@ -754,6 +809,7 @@ int main(void)
     RUN(test_small_rows);
     RUN(test_rows_path);
     RUN(test_direct_aliasing);
+    RUN(test_nested);
     RUN(test_shared_a);
     RUN(test_large_shapes);
     RUN(test_matmul);

@@ -11,17 +11,20 @@
  * cache). Blocks of 128 KiB and more are mapped with mmap, so handing one back to the
  * system really unmaps it (glibc would keep it in its heap).
  *
- * With FOKUS_THP=1 in the environment (read when the allocator is made), blocks of
- * 2 MiB and more are mapped 2 MiB-aligned and advised as transparent huge pages
- * (MADV_HUGEPAGE; the kernel's default THP mode, "madvise", uses them only where
- * advised). It is off by default because the effect is mixed. For: operands read along
- * their columns touch a new 4 KiB page per row (b [K,N] at 77x3072x768: rows 12 KiB
- * apart), and huge pages hold them in a few TLB entries: fokus_gemm on the same data in
- * both kinds of mapping, one process, 2 threads, 77x3072x768 b [K,N] +10-14%, 77x768x3072
- * +9%, 2048^3 +1%; from Lua, matmul with Linear weights at M = 77 +10-15%. Against: a
- * CLIP-L forward from Lua 1-5% slower (weights streamed from memory in physically
- * contiguous runs), attention over 7 MiB operands 15% slower in a loop (an earlier
- * measurement), and THP faults may stall on compaction of fragmented memory.
+ * Blocks of 2 MiB and more are mapped 2 MiB-aligned and advised as transparent huge
+ * pages (MADV_HUGEPAGE; the kernel's default THP mode, "madvise", uses them only where
+ * advised). Operands read along their columns or in many short runs touch a new
+ * 4 KiB page at every step (b [K,N] at 77x3072x768: rows 12 KiB apart; the K and V
+ * tiles of attention; the rows of Linear weights), and in huge pages they sit in a
+ * few TLB entries. Measured in one process, the same data in both kinds of mapping,
+ * the two interleaved, 2 threads: attend (24,1178,1178,64) +17-24%, (8,4096,4096,64)
+ * +18-26%, (12,77,77,64) +3%; fokus_gemm_group over 24 Linear weights 3072x768 at
+ * M = 77 (streamed from memory, as in a model's forward pass) +13-20%; fokus_gemm
+ * 77x3072x768 b [K,N] +10-14%, 2048^3 +1%. From Lua: attend (24,1178,1178,64) +10-20%.
+ * A fresh huge page also costs one fault instead of 512. An earlier session saw
+ * attention 15% slower with the advice, in a loop that still faulted fresh blocks;
+ * THP faults may also stall on compaction of fragmented memory: FOKUS_THP=0 in the
+ * environment (read when the allocator is made) turns the advice off.
  *
  * The cache is bounded by `limit` bytes: beyond it the least recently freed blocks
  * are unmapped. All state sits behind one mutex: allocations are per tensor, not per
@@ -184,7 +187,7 @@ fokus_status fokus_allocator_new(fokus_allocator **out, size_t limit, fokus_erro
     atomic_init(&a->refs, 1);
     a->limit = limit;
     const char *thp = getenv("FOKUS_THP");
-    a->huge = thp && strcmp(thp, "1") == 0;
+    a->huge = !(thp && strcmp(thp, "0") == 0);
     *out = a;
     return FOKUS_OK;
 }

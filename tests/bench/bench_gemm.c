@@ -126,9 +126,15 @@ int main(int argc, char **argv)
         if (shapes[s][1] * shapes[s][2] > maxb) maxb = shapes[s][1] * shapes[s][2];
         if (shapes[s][0] * shapes[s][1] > maxc) maxc = shapes[s][0] * shapes[s][1];
     }
-    float *A = fokus_alloc(sizeof(float) * (size_t)maxa), *B = fokus_alloc(sizeof(float) * (size_t)maxb);
-    uint16_t *Bh = fokus_alloc(2 * (size_t)maxb);
-    float *C = fokus_alloc(sizeof(float) * (size_t)maxc);
+    /* operands from a fokus allocator: the memory fokus tensors get (transparent huge
+     * pages from 2 MiB unless FOKUS_THP=0), for fokus and OpenBLAS alike */
+    fokus_allocator *al;
+    fokus_error aerr;
+    if (fokus_allocator_new(&al, 0, &aerr) != FOKUS_OK) return 1;
+    float *A = fokus_allocator_alloc(al, sizeof(float) * (size_t)maxa, false);
+    float *B = fokus_allocator_alloc(al, sizeof(float) * (size_t)maxb, false);
+    uint16_t *Bh = fokus_allocator_alloc(al, 2 * (size_t)maxb, false);
+    float *C = fokus_allocator_alloc(al, sizeof(float) * (size_t)maxc, false);
     if (!A || !B || !Bh || !C) return 1;
     uint64_t x = 88172645463325252ull;
     for (int64_t i = 0; i < maxa; i++) {
@@ -208,9 +214,10 @@ int main(int argc, char **argv)
     }
     if (ntargets) printf("\ntargets, C kernel, 2 threads (this run):\n");
     for (int i = 0; i < ntargets; i++) printf("%s\n", targets[i]);
-    fokus_free(A);
-    fokus_free(B);
-    fokus_free(Bh);
-    fokus_free(C);
+    fokus_allocator_free(al, A, sizeof(float) * (size_t)maxa);
+    fokus_allocator_free(al, B, sizeof(float) * (size_t)maxb);
+    fokus_allocator_free(al, Bh, 2 * (size_t)maxb);
+    fokus_allocator_free(al, C, sizeof(float) * (size_t)maxc);
+    fokus_allocator_release(al);
     return 0;
 }

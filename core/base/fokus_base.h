@@ -303,6 +303,11 @@ fokus_status fokus_tensor_new_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype
                                   const int64_t *shape, fokus_error *err);
 fokus_status fokus_tensor_empty_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
                                     const int64_t *shape, fokus_error *err);
+/* An uninitialized tensor with storage from allocator `a` (NULL: as fokus_tensor_empty),
+ * which the storage holds a reference to: for memory whose owner is not a context,
+ * such as a model's private copy of its weights. */
+fokus_status fokus_tensor_empty_alloc(fokus_allocator *a, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                      const int64_t *shape, fokus_error *err);
 /* A view over storage `s` (adds a reference): contiguous, starting `byte_offset` in. */
 fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size_t byte_offset,
                                        fokus_dtype dt, int ndim, const int64_t *shape,

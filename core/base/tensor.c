@@ -73,9 +73,8 @@ fokus_storage *fokus_storage_wrap(void *data, size_t bytes, void (*release)(void
     return s;
 }
 
-static fokus_storage *storage_alloc(fokus_ctx *ctx, size_t bytes, bool zero)
+static fokus_storage *storage_alloc(fokus_allocator *a, size_t bytes, bool zero)
 {
-    fokus_allocator *a = fokus_ctx_allocator(ctx);
     void *p = fokus_allocator_alloc(a, bytes, zero);
     if (!p) return NULL;
     fokus_storage *s = fokus_storage_wrap(p, bytes, NULL, NULL);
@@ -157,7 +156,7 @@ static void set_contiguous(fokus_tensor *t, int ndim, const int64_t *shape)
     }
 }
 
-static fokus_status tensor_make(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
+static fokus_status tensor_make(fokus_allocator *a, fokus_tensor *out, fokus_dtype dt, int ndim,
                                 const int64_t *shape, bool zero, fokus_error *err)
 {
     int64_t numel;
@@ -166,7 +165,7 @@ static fokus_status tensor_make(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype d
     fokus_status st = shape_numel(ndim, shape, fokus_dtype_size(dt), &numel, err, "tensor");
     if (st != FOKUS_OK) return st;
     size_t bytes = (size_t)numel * fokus_dtype_size(dt);
-    fokus_storage *s = storage_alloc(ctx, bytes, zero);
+    fokus_storage *s = storage_alloc(a, bytes, zero);
     if (!s) return fokus_fail(err, FOKUS_ENOMEM, "tensor: cannot allocate %zu bytes", bytes);
     out->storage = s;
     out->data = s->data;
@@ -190,13 +189,19 @@ fokus_status fokus_tensor_empty(fokus_tensor *out, fokus_dtype dt, int ndim, con
 fokus_status fokus_tensor_new_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
                                   const int64_t *shape, fokus_error *err)
 {
-    return tensor_make(ctx, out, dt, ndim, shape, true, err);
+    return tensor_make(fokus_ctx_allocator(ctx), out, dt, ndim, shape, true, err);
 }
 
 fokus_status fokus_tensor_empty_ctx(fokus_ctx *ctx, fokus_tensor *out, fokus_dtype dt, int ndim,
                                     const int64_t *shape, fokus_error *err)
 {
-    return tensor_make(ctx, out, dt, ndim, shape, false, err);
+    return tensor_make(fokus_ctx_allocator(ctx), out, dt, ndim, shape, false, err);
+}
+
+fokus_status fokus_tensor_empty_alloc(fokus_allocator *a, fokus_tensor *out, fokus_dtype dt, int ndim,
+                                      const int64_t *shape, fokus_error *err)
+{
+    return tensor_make(a, out, dt, ndim, shape, false, err);
 }
 
 fokus_status fokus_tensor_from_storage(fokus_tensor *out, fokus_storage *s, size_t byte_offset,
@@ -621,7 +626,7 @@ fokus_status fokus_tensor_to_ctx(fokus_ctx *ctx, fokus_tensor *out, const fokus_
     memset(out, 0, sizeof *out);
     fokus_status st = check_int_range(t, dt, err);
     if (st != FOKUS_OK) return st;
-    st = tensor_make(ctx, out, dt, t->ndim, t->shape, false, err);
+    st = tensor_make(fokus_ctx_allocator(ctx), out, dt, t->ndim, t->shape, false, err);
     if (st != FOKUS_OK) return st;
     copy_strided(out, t);
     return FOKUS_OK;
@@ -780,14 +785,14 @@ fokus_status fokus_out_begin(fokus_ctx *ctx, const char *fn, const fokus_tensor 
                              fokus_tensor *res, fokus_error *err)
 {
     memset(res, 0, sizeof *res);
-    if (!dst) return tensor_make(ctx, res, dt, ndim, shape, false, err);
+    if (!dst) return tensor_make(fokus_ctx_allocator(ctx), res, dt, ndim, shape, false, err);
     fokus_status st = fokus_out_check(fn, dst, dt, ndim, shape, inputs, n_inputs, err);
     if (st != FOKUS_OK) return st;
     if (fokus_tensor_is_contiguous(dst)) {
         view_of(res, dst);
         return FOKUS_OK;
     }
-    return tensor_make(ctx, res, dt, ndim, shape, false, err);
+    return tensor_make(fokus_ctx_allocator(ctx), res, dt, ndim, shape, false, err);
 }
 
 void fokus_out_finish(const fokus_tensor *dst, fokus_tensor *res, fokus_tensor *out)

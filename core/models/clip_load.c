@@ -1,7 +1,9 @@
 /* Building a CLIP text model from named weights: naming detection (HF, SD/SDXL/SD3
  * prefixes, OpenCLIP), configuration inferred from shapes, and a shape check of every
- * tensor before anything is used. Matrices stay where they are (views of the mapped
- * file); only small vectors (biases, norms, positions) are widened to f32 copies. */
+ * tensor before anything is used. The layers' matrices are then copied, each in its
+ * own dtype, one after the other into one block of huge pages (see own_matrices); the
+ * token embedding, of which a pass reads a few rows, stays where it is (a view of the
+ * mapped file); small vectors (biases, norms, positions) are widened to f32 copies. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +145,65 @@ fokus_clip_naming fokus_clip_get_naming(const fokus_clip *m)
 const char *fokus_clip_prefix(const fokus_clip *m)
 {
     return m->prefix;
+}
+
+/* Copies the layers' matrices into one block, back to back in the order a forward pass
+ * reads them, and makes them views of it.
+ *
+ * Why: at 77 tokens a forward pass reads every weight once, from memory, a few rows
+ * at a time (gemm_rows.c), and that stream is the limit. From the 4 KiB pages of a
+ * mapped file or of malloc each row crosses pages; in huge pages (a block of 2 MiB or
+ * more from a fokus allocator, core/base/alloc.c) it does not, but separate blocks of
+ * huge pages all start 2 MiB-aligned, so the same offsets of every matrix fall into
+ * the same cache sets: 1 thread, 200 matrices 768x768 streamed at M = 77, 140 GFLOP/s
+ * in such blocks, 151 in 4 KiB pages, 148-151 with the blocks' starts staggered and
+ * 155-166 back to back in one block (where consecutive matrices start at staggered
+ * offsets by themselves). CLIP-L forward, 2 threads, one process, two models of each
+ * kind created ABBA and alternated: 4.3-5.6% faster than with the matrices left in
+ * place in malloc'd memory, 4.8-5.2% faster than the same single block in 4 KiB pages.
+ * The cost: one copy at load (the mapped file's pages stay reclaimable page cache). */
+static fokus_status own_matrices(fokus_clip *m, fokus_error *err)
+{
+    const int64_t L = m->cfg.num_layers;
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        fokus_tensor arena = {0};
+        fokus_status st;
+        if (pass == 1) {
+            fokus_allocator *a;
+            if ((st = fokus_allocator_new(&a, 0, err)) != FOKUS_OK) return st;
+            const int64_t n = (int64_t)(total / sizeof(float));
+            st = fokus_tensor_empty_alloc(a, &arena, FOKUS_F32, 1, &n, err);
+            fokus_allocator_release(a); /* the block holds its own reference */
+            if (st != FOKUS_OK) return st;
+        }
+        size_t off = 0;
+        for (int64_t l = 0; l < L; l++) {
+            clip_layer *ly = &m->layers[l];
+            fokus_tensor *const mats[] = {&ly->wqkv, &ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w1, &ly->w2};
+            for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) {
+                fokus_tensor *t = mats[i];
+                /* rows that overlap (a broadcast view, stride 0) are not real weights */
+                if (!t->data || t->stride[0] < t->shape[1]) continue;
+                const size_t bytes = (size_t)fokus_tensor_numel(t) * fokus_dtype_size(t->dtype);
+                if (pass == 1) {
+                    fokus_tensor v;
+                    st = fokus_tensor_from_storage(&v, arena.storage, off, t->dtype, 2, t->shape, err);
+                    if (st == FOKUS_OK && (st = fokus_tensor_copy(&v, t, err)) != FOKUS_OK) fokus_tensor_release(&v);
+                    if (st != FOKUS_OK) {
+                        fokus_tensor_release(&arena);
+                        return st;
+                    }
+                    fokus_tensor_release(t);
+                    *t = v;
+                }
+                off += (bytes + 63) & ~(size_t)63;
+            }
+        }
+        total = off;
+        fokus_tensor_release(&arena);
+    }
+    return FOKUS_OK;
 }
 
 /* Checks an explicit config size against the one found in the shapes. */
@@ -342,6 +403,7 @@ fokus_status fokus_clip_new(fokus_clip **out, const fokus_st_entry *weights, siz
     }
     for (int64_t l = 0; l < c->num_layers; l++)
         if ((st = load_layer(&ld, m, l)) != FOKUS_OK) goto fail;
+    if ((st = own_matrices(m, err)) != FOKUS_OK) goto fail;
     *out = m;
     return FOKUS_OK;
 fail:

@@ -385,6 +385,44 @@ static void test_full_size_configs(void)
                    FOKUS_ACT_GELU, 1280);
 }
 
+/* The model keeps its own copy of the layers' matrices: what the caller does with the
+ * weights it passed in afterwards does not change the model's output. */
+static void test_owns_matrices(void)
+{
+    fokus_st_entry *e;
+    size_t n;
+    fokus_error err;
+    CHECK_MSG(fokus_clip_tiny_weights(3, 64, 2, &e, &n, &err) == FOKUS_OK, "%s", err.msg);
+    fokus_clip_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bos_id = cfg.eos_id = cfg.pad_id = -1;
+    fokus_clip *m = NULL;
+    CHECK_MSG(fokus_clip_new(&m, e, n, "", &cfg, &err) == FOKUS_OK, "%s", err.msg);
+    if (!m) return;
+    int64_t shape[2] = {1, 77};
+    fokus_tensor ids, c1, p1, j1, c2, p2, j2;
+    CHECK(fokus_tensor_new(&ids, FOKUS_I32, 2, shape, &err) == FOKUS_OK);
+    for (int i = 0; i < 77; i++) ((int32_t *)ids.data)[i] = (i * 7919) % 49000;
+    CHECK(fokus_clip_encode(ctx, m, &ids, 1, true, &c1, &p1, &j1, &err) == FOKUS_OK);
+    size_t zeroed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].tensor.ndim == 2 && strstr(e[i].name, ".layers.")) {
+            memset(e[i].tensor.data, 0, (size_t)fokus_tensor_numel(&e[i].tensor) * sizeof(float));
+            zeroed++;
+        }
+    CHECK_EQ_INT((int64_t)zeroed, 2 * 6);
+    CHECK(fokus_clip_encode(ctx, m, &ids, 1, true, &c2, &p2, &j2, &err) == FOKUS_OK);
+    CHECK(memcmp(c1.data, c2.data, (size_t)fokus_tensor_numel(&c1) * sizeof(float)) == 0);
+    fokus_st_entries_free(e, n); /* and freeing them leaves the model working */
+    fokus_tensor_release(&c2), fokus_tensor_release(&p2), fokus_tensor_release(&j2);
+    CHECK(fokus_clip_encode(ctx, m, &ids, 1, true, &c2, &p2, &j2, &err) == FOKUS_OK);
+    CHECK(memcmp(c1.data, c2.data, (size_t)fokus_tensor_numel(&c1) * sizeof(float)) == 0);
+    fokus_tensor_release(&c1), fokus_tensor_release(&p1), fokus_tensor_release(&j1);
+    fokus_tensor_release(&c2), fokus_tensor_release(&p2), fokus_tensor_release(&j2);
+    fokus_tensor_release(&ids);
+    fokus_clip_free(m);
+}
+
 int main(void)
 {
     fokus_error err;
@@ -393,6 +431,7 @@ int main(void)
     RUN(test_oracle_gelu_f16);
     RUN(test_openclip_and_prefixes);
     RUN(test_full_size_configs);
+    RUN(test_owns_matrices);
     fokus_ctx_free(ctx);
     return check_summary("clip");
 }

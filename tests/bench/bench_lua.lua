@@ -105,6 +105,15 @@ end
 
 -- One row. lua(): one call as a script makes it. c(n), base(n): seconds for n calls
 -- (nil: no such column). Prints GFLOP/s (medians over rounds) and the ratios.
+-- Every timed block follows an untimed lead-in of a quarter of its calls. Why: the
+-- round's wait for OpenBLAS's workers to stop (bb.quiesce, 10-120 ms of an idle
+-- process) leaves the data out of the shared L3 and the pool asleep, and the first
+-- ~10 calls after it ran at a third to a half of the steady rate (77x3072x768: 50-150
+-- GFLOP/s, then 250-290); the Lua column, timed first after the wait, paid for it
+-- alone (Lua/C 0.75 in a run where calls of the same script without the baseline
+-- between them reached 0.97).
+local function lead_in(n) return math.max(1, math.floor(n / 4)) end
+
 local function row(name, flops, lua, c, base, note)
   if only and not name:find(only, 1, true) then return nil end
   local function lua_n(n) for _ = 1, n do lua() end end
@@ -119,10 +128,15 @@ local function row(name, flops, lua, c, base, note)
     -- divides by the highest sample so far (or the start-up peak, if higher), so a
     -- sample taken in a busy moment cannot flatter fokus
     peak = math.max(peak, bb.peak(THREADS, 1500000))
+    lua_n(lead_in(nl))
     tl[r] = timed(lua_n, nl) / nl
     peak = math.max(peak, bb.peak(THREADS, 1500000))
-    if c then tc[r] = c(nc) / nc end
+    if c then
+      c(lead_in(nc))
+      tc[r] = c(nc) / nc
+    end
     if base then
+      base(lead_in(nb))
       tb[r] = base(nb) / nb
       rr[r] = tb[r] / tl[r]
       bb.quiesce()

@@ -10,7 +10,7 @@ typedef struct clip_layer {
     /* q, k, v either separate [D, D] (HF) or one fused [3D, D] (OpenCLIP in_proj); both
      * are written into one [rows, 3D] buffer so the attention sees one layout */
     bool fused_qkv;
-    fokus_tensor wqkv, wq, wk, wv;            /* views of the checkpoint, any float dtype */
+    fokus_tensor wqkv, wq, wk, wv;            /* copies in the model's block (own_matrices), any float dtype */
     float *bqkv;                              /* [3D] f32: bq | bk | bv */
     fokus_tensor wo, w1, w2;                  /* [D, D], [I, D], [D, I] */
     float *bo, *b1, *b2;

@@ -665,7 +665,7 @@ static fokus_status gemm_packed(fokus_ctx *ctx, int64_t M, int64_t N, int64_t K,
         }
     }
 
-    /* one parallel region per pass (two with a shared A); a single pass unless A is large */
+    /* one parallel region per pass (a shared A is packed inside it); a single pass unless A is large */
     const int64_t ntasks = j.nblocks * j.mchunks;
     const int share = ctx && par && j.mchunks == 1 && (double)a_bytes(&j) > GEMM_A_SHARED &&
                       (ROUND_UP(j.mb, GEMM_MR) / GEMM_MR + GEMM_A_GROUP - 1) / GEMM_A_GROUP <= GEMM_A_GROUPS;

@@ -67,6 +67,15 @@ static fokus_ctx *bb_ctx(lua_State *L, int threads)
     return s->ctx[threads];
 }
 
+/* the state's allocator for operands, made on first use */
+static fokus_allocator *bb_alloc(lua_State *L)
+{
+    bb_state *s = bb_get(L);
+    fokus_error err;
+    if (!s->alloc && fokus_allocator_new(&s->alloc, 0, &err) != FOKUS_OK) luaL_error(L, "blasbase: %s", err.msg);
+    return s->alloc;
+}
+
 /* buffer i with at least n floats, filled with values in [-0.5, 0.5) when new. From a
  * fokus allocator (no cache), so that the baseline's operands live in the same kind of
  * memory as the tensors of the fokus side (2 MiB and more: transparent huge pages, unless
@@ -76,10 +85,9 @@ static float *bb_buf(lua_State *L, int i, size_t n)
 {
     bb_state *s = bb_get(L);
     if (s->cap[i] < n) {
-        fokus_error err;
-        if (!s->alloc && fokus_allocator_new(&s->alloc, 0, &err) != FOKUS_OK) luaL_error(L, "blasbase: %s", err.msg);
-        fokus_allocator_free(s->alloc, s->buf[i], s->cap[i] * sizeof(float));
-        s->buf[i] = (float *)fokus_allocator_alloc(s->alloc, n * sizeof(float), false);
+        fokus_allocator *a = bb_alloc(L);
+        fokus_allocator_free(a, s->buf[i], s->cap[i] * sizeof(float));
+        s->buf[i] = (float *)fokus_allocator_alloc(a, n * sizeof(float), false);
         if (!s->buf[i]) {
             s->cap[i] = 0;
             luaL_error(L, "blasbase: out of memory for %zu floats", n);
@@ -250,16 +258,12 @@ static int bb_stream(lua_State *L)
     const int64_t n = (int64_t)(bytes / sizeof(float));
     /* the arrays in the memory fokus tensors get (see bb_buf): the bandwidth the ops
      * rows are compared with is measured on the same kind of pages they read */
-    bb_state *st = bb_get(L);
-    fokus_error err;
-    if (!st->alloc && fokus_allocator_new(&st->alloc, 0, &err) != FOKUS_OK) return luaL_error(L, "blasbase: %s", err.msg);
+    fokus_allocator *al = bb_alloc(L);
     const size_t nb = (size_t)n * 4;
-    bb_stream_arg s = {(float *)fokus_allocator_alloc(st->alloc, nb, false),
-                       (float *)fokus_allocator_alloc(st->alloc, nb, false),
-                       (float *)fokus_allocator_alloc(st->alloc, nb, false), 0};
+    bb_stream_arg s = {(float *)fokus_allocator_alloc(al, nb, false), (float *)fokus_allocator_alloc(al, nb, false),
+                       (float *)fokus_allocator_alloc(al, nb, false), 0};
     if (!s.a || !s.b || !s.c) {
-        fokus_allocator_free(st->alloc, s.a, nb), fokus_allocator_free(st->alloc, s.b, nb),
-            fokus_allocator_free(st->alloc, s.c, nb);
+        fokus_allocator_free(al, s.a, nb), fokus_allocator_free(al, s.b, nb), fokus_allocator_free(al, s.c, nb);
         return luaL_error(L, "blasbase: out of memory for 3 x %.0f bytes", bytes);
     }
     const int64_t grain = (n + 4 * threads - 1) / (4 * threads);
@@ -273,8 +277,7 @@ static int bb_stream(lua_State *L)
             double t = fokus_clock() - t0;
             if (t < best[k]) best[k] = t;
         }
-    fokus_allocator_free(st->alloc, s.a, nb), fokus_allocator_free(st->alloc, s.b, nb),
-        fokus_allocator_free(st->alloc, s.c, nb);
+    fokus_allocator_free(al, s.a, nb), fokus_allocator_free(al, s.b, nb), fokus_allocator_free(al, s.c, nb);
     lua_pushnumber(L, 2.0 * (double)n * 4 / best[1] / 1e9);
     lua_pushnumber(L, 3.0 * (double)n * 4 / best[2] / 1e9);
     return 2;
